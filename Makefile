@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo up test test-unit test-functional test-integration lint typecheck format clean sample
+
+$(STAMP): pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@test -x $(BIN)/python || $(PYTHON) -m uv venv --quiet --python $(PYTHON) $(VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the headline request on the bundled sales sample, on the embedded local cloud.
+demo: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/analystack demo
+
+## Run the embedded local cloud on the seed ports until Ctrl-C.
+up: $(STAMP)
+	$(BIN)/analystack up
+
+## The test suite (unit, functional, integration); e2e runs only when ANALYSTACK_E2E_URL is set.
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-functional: $(STAMP)
+	$(BIN)/pytest tests/functional
+
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint infra/template.yaml
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sample: $(STAMP)
+	$(BIN)/python scripts/make_sample_sales.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam analystack-results

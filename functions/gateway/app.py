@@ -1,0 +1,158 @@
+"""The gateway's HTTP API (FastAPI): one entry point for analyses, jobs, progress and agents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from analystack.errors import AnalystackError, InvalidInputError
+from analystack.settings import Settings
+from functions.gateway.service import AnalysisService, Upload
+
+MAX_SSE_WAIT_SECONDS = 25.0  # API Gateway cuts integrations at 29 s
+
+
+class AnalyzeJson(BaseModel):
+    request: str | None = None
+    source_uri: str | None = None
+    dataset_id: str | None = None
+    session_id: str | None = None
+
+
+def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
+    app = FastAPI(title="Analystack gateway", version="0.1.0")
+    Service = Annotated[AnalysisService, Depends(get_service)]
+    SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+    @app.exception_handler(AnalystackError)
+    async def analystack_error(_: Request, exc: AnalystackError) -> JSONResponse:
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = sorted({".".join(str(p) for p in e["loc"][1:]) or "body" for e in exc.errors()})
+        error = InvalidInputError(f"Invalid request: check {', '.join(fields)}")
+        return JSONResponse({"error": error.to_dict()}, status_code=400)
+
+    def links(request: Request) -> Any:
+        base = str(request.base_url).rstrip("/")
+
+        def build(job_id: str) -> dict[str, str]:
+            return {"self": f"{base}/jobs/{job_id}", "events": f"{base}/jobs/{job_id}/events"}
+
+        return build
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    @app.post("/analyze", status_code=202)
+    async def analyze(request: Request, service: Service) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            file = form.get("file")
+            if file is None or isinstance(file, str):
+                raise InvalidInputError("Multipart requests need a 'file' field with the data file")
+            upload = Upload(
+                filename=file.filename or "upload", content=await file.read(),
+                media_type=file.content_type or "application/octet-stream",
+            )
+            text = form.get("request")
+            session = form.get("session_id")
+            job = await asyncio.to_thread(
+                service.submit, request=str(text) if text else None,
+                session_id=str(session) if session else None, upload=upload,
+            )
+        elif content_type.startswith("application/json"):
+            try:
+                body = AnalyzeJson.model_validate_json(await request.body())
+            except ValueError:
+                raise InvalidInputError("The JSON body is malformed or has fields of the wrong type") from None
+            job = await asyncio.to_thread(
+                service.submit, request=body.request, session_id=body.session_id,
+                source_uri=body.source_uri, dataset_id=body.dataset_id,
+            )
+        else:
+            raise InvalidInputError("Send multipart/form-data with a 'file', or JSON with 'source_uri' or 'dataset_id'")
+        job_links = links(request)(job.job_id)
+        return JSONResponse(
+            {"job_id": job.job_id, "session_id": job.session_id, "status": job.status.value, "links": job_links},
+            status_code=202,
+            headers={"Location": job_links["self"]},
+        )
+
+    @app.get("/jobs/{job_id}")
+    async def get_job(job_id: str, request: Request, service: Service) -> dict[str, Any]:
+        return await asyncio.to_thread(service.job_view, job_id, link=links(request))
+
+    @app.get("/jobs/{job_id}/events", response_model=None)
+    async def job_events(
+        job_id: str,
+        request: Request,
+        service: Service,
+        after: Annotated[str | None, Query(max_length=80)] = None,
+        format: Annotated[str, Query(pattern="^(sse|json)$")] = "sse",
+        wait: Annotated[float, Query(ge=0, le=MAX_SSE_WAIT_SECONDS)] = MAX_SSE_WAIT_SECONDS,
+    ) -> Any:
+        """Progress events: SSE (resumable with Last-Event-ID) or a JSON page for polling.
+
+        Behind API Gateway the stream is buffered, so it ends when the job finishes or after
+        ``wait`` seconds and the client reconnects with ``Last-Event-ID``.
+        """
+        after = after or request.headers.get("last-event-id")
+        if format == "json":
+            events, finished = await asyncio.to_thread(service.events, job_id, after=after)
+            return {"events": [e.model_dump(mode="json") for e in events], "finished": finished}
+        events, finished = await asyncio.to_thread(service.events, job_id, after=after)  # 404 before streaming
+
+        async def stream() -> AsyncIterator[str]:
+            nonlocal events, finished, after
+            deadline = time.monotonic() + wait
+            while True:
+                for event in events:
+                    after = event.event_id
+                    yield f"id: {event.event_id}\nevent: progress\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
+                if finished:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if time.monotonic() >= deadline:
+                    return
+                await asyncio.sleep(0.5)
+                events, finished = await asyncio.to_thread(service.events, job_id, after=after)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/agents")
+    async def agents(settings: SettingsDep) -> dict[str, Any]:
+        names = sorted(settings.endpoints.agent_functions)
+
+        async def fetch(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+            url = settings.endpoints.url_for(name)
+            started = time.monotonic()
+            try:
+                response = await client.get(f"{url}/.well-known/agent-card.json")
+                response.raise_for_status()
+                card = response.json()
+                status = "up"
+            except (httpx.HTTPError, ValueError):
+                card, status = None, "down"
+            return {
+                "agent": name, "url": url, "status": status,
+                "latency_ms": round((time.monotonic() - started) * 1000, 1), "card": card,
+            }
+
+        async with httpx.AsyncClient(timeout=3.0) as client:
+            results = await asyncio.gather(*(fetch(client, name) for name in names))
+        return {"agents": list(results)}
+
+    return app

@@ -1,0 +1,28 @@
+"""API gateway (port 8000): wiring only; routes in app.py, logic in service.py."""
+
+from functools import lru_cache
+
+from analystack.a2a_kit import make_lambda_handler
+from analystack.aws import client
+from analystack.runtime import data_hub, event_log, job_store
+from analystack.settings import get_settings
+from functions.gateway.app import create_gateway_app
+from functions.gateway.service import AnalysisService, LambdaOrchestratorClient
+
+
+@lru_cache(maxsize=1)
+def get_service() -> AnalysisService:
+    settings = get_settings()
+    return AnalysisService(
+        hub=data_hub(),
+        jobs=job_store(),
+        events=event_log(),
+        orchestrator=LambdaOrchestratorClient(
+            lambda_client=client("lambda"), function_name=settings.endpoints.agent_functions["orchestrator"]
+        ),
+        max_upload_bytes=settings.limits.max_upload_bytes,
+    )
+
+
+app = create_gateway_app(get_service=get_service, get_settings=get_settings)
+handler = make_lambda_handler(app)

@@ -1,0 +1,69 @@
+"""The ingestion agent's skill: an upload or S3 object -> a Parquet dataset in the hub.
+
+Sits between the thin handler and the pure loaders: reads bytes through the injected hub,
+parses them with ``loaders``, writes the dataset with its lineage (the upload it came from).
+"""
+
+from __future__ import annotations
+
+from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
+from analystack.hub import DataHub
+from analystack.models import Producer
+from functions.ingestion.loaders import LoadLimits, infer_schema, load_table
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+class IngestSkill:
+    def __init__(self, hub: DataHub, limits: LoadLimits) -> None:
+        self._hub = hub
+        self._limits = limits
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        source_uri = request.require("source_uri")
+        filename = str(request.inputs.get("filename") or source_uri.rsplit("/", 1)[-1])
+        upload_id = request.inputs.get("upload_id")
+        report(5, f"reading {filename}", stage="reading")
+        data = self._hub.read_bytes(source_uri, max_bytes=self._limits.max_bytes)
+        report(30, f"read {_human_bytes(len(data))} from {filename}", stage="reading")
+        table = load_table(data, filename, limits=self._limits)
+        frame = table.frame
+        rows, columns = frame.shape
+        details = f"{table.format}" + (f", {table.encoding}" if table.encoding else "")
+        if table.delimiter:
+            details += f", delimiter {table.delimiter!r}"
+        report(70, f"parsed {rows:,} rows x {columns} columns ({details})", stage="parsing")
+        item = self._hub.write_dataset(
+            frame,
+            name=filename,
+            producer=Producer(agent="ingestion", job_id=request.job_id, step_id=request.step_id),
+            parents=[str(upload_id)] if upload_id else [],
+            schema=infer_schema(frame),
+            metadata={
+                "source_uri": source_uri,
+                "format": table.format,
+                "encoding": table.encoding,
+                "delimiter": table.delimiter,
+                "warnings": table.warnings[:50],
+            },
+        )
+        report(95, f"stored dataset {item.item_id} ({_human_bytes(item.size_bytes)} Parquet)", stage="storing")
+        return SkillResult(
+            outputs={
+                "dataset_id": item.item_id,
+                "s3_uri": item.s3_uri,
+                "rows": str(rows),
+                "columns": str(columns),
+                "format": table.format,
+                "warnings": table.warnings[:20],
+            },
+            artifacts=[ArtifactRef(name=filename, item_id=item.item_id, s3_uri=item.s3_uri, media_type=item.media_type)],
+            summary=f"Loaded {rows:,} rows x {columns} columns from {filename} ({details})",
+        )

@@ -1,0 +1,58 @@
+"""The quality agent's skill: a hub dataset -> a quality report (JSON + Markdown) in the hub."""
+
+from __future__ import annotations
+
+import json
+
+from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
+from analystack.hub import DataHub
+from analystack.models import Producer
+from functions.quality.profiling import profile_table
+from functions.quality.report import render_markdown
+
+
+class AssessQualitySkill:
+    def __init__(self, hub: DataHub) -> None:
+        self._hub = hub
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        dataset_id = request.require("dataset_id")
+        item, frame = self._hub.read_dataset(dataset_id)
+        report(10, f"profiling {len(frame):,} rows x {frame.shape[1]} columns of {item.name}", stage="profiling")
+        quality = profile_table(frame, progress=lambda fraction, message: report(10 + 75 * fraction, message))
+        outliers = sum(c.outliers.iqr_count for c in quality.columns_profile if c.outliers)
+        report(
+            88,
+            f"found {quality.missing_cells:,} missing cells, {quality.duplicate_rows:,} duplicate rows, "
+            f"{outliers:,} IQR outliers; score {quality.score:.1f} ({quality.grade})",
+            stage="scoring",
+        )
+        producer = Producer(agent="quality", job_id=request.job_id, step_id=request.step_id)
+        report_json = json.dumps(quality.model_dump(mode="json"), ensure_ascii=False, indent=2, allow_nan=False)
+        json_item = self._hub.put_artifact(
+            report_json.encode(), name="quality_report.json", media_type="application/json",
+            producer=producer, parents=[dataset_id], metadata={"score": quality.score, "grade": quality.grade},
+        )
+        markdown_item = self._hub.put_artifact(
+            render_markdown(quality, dataset_name=item.name).encode(), name="quality_report.md",
+            media_type="text/markdown", producer=producer, parents=[dataset_id, json_item.item_id],
+        )
+        return SkillResult(
+            outputs={
+                "report_id": json_item.item_id,
+                "report_uri": json_item.s3_uri,
+                "markdown_id": markdown_item.item_id,
+                "score": f"{quality.score:.1f}",
+                "grade": quality.grade,
+                "issues": str(len(quality.issues)),
+                "dataset_id": dataset_id,
+            },
+            artifacts=[
+                ArtifactRef(name=i.name, item_id=i.item_id, s3_uri=i.s3_uri, media_type=i.media_type)
+                for i in (json_item, markdown_item)
+            ],
+            summary=(
+                f"Quality score {quality.score:.1f}/100 (grade {quality.grade}): {len(quality.issues)} issues, "
+                f"{quality.missing_cells:,} missing cells, {quality.duplicate_rows:,} duplicate rows, {outliers:,} outliers"
+            ),
+        )

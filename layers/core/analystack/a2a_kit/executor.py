@@ -1,0 +1,210 @@
+"""The executor every agent uses: A2A message in, one typed skill call, artifacts out.
+
+An agent supplies pure skill functions ``(SkillRequest, ProgressReporter) -> SkillResult``;
+this adapter does the protocol work the a2a-samples executors repeat: enqueue the task, mark
+it working, relay progress (to the A2A task *and* the job's event log), publish the outputs
+artifact, and turn every exception into a failed task with a clean message — the SDK would
+otherwise leak ``str(exc)`` to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from a2a.helpers import get_data_parts, get_message_text, new_data_part, new_task_from_user_message, new_text_part
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+from a2a.types import Message, Role, TaskState
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from analystack.errors import AnalystackError, InvalidInputError
+from analystack.models import ProgressEvent
+from analystack.telemetry import logger
+
+
+class SkillRequest(BaseModel):
+    """What a skill receives: the data part of the A2A message (or its text)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    skill: str
+    job_id: str | None = None
+    step_id: str | None = None
+    request: str = ""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+    def require(self, name: str) -> str:
+        value = self.inputs.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InvalidInputError(f"Input '{name}' is required for skill '{self.skill}'")
+        return str(value)
+
+
+class ArtifactRef(BaseModel):
+    name: str
+    item_id: str
+    s3_uri: str
+    media_type: str
+
+
+class SkillResult(BaseModel):
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    artifacts: list[ArtifactRef] = Field(default_factory=list)
+    summary: str = ""
+
+
+class ProgressReporter(Protocol):
+    def __call__(self, progress: float, message: str, *, stage: str | None = None) -> None: ...
+
+
+class ProgressSink(Protocol):
+    """Where progress goes besides the A2A task (the job's event log)."""
+
+    def append(self, job_id: str, event: ProgressEvent) -> Any: ...
+
+
+SkillHandler = Callable[[SkillRequest, ProgressReporter], SkillResult]
+
+
+class SkillExecutor(AgentExecutor):
+    def __init__(
+        self,
+        *,
+        agent: str,
+        skills: Mapping[str, SkillHandler],
+        default_skill: str | None = None,
+        progress_sink: ProgressSink | None = None,
+    ) -> None:
+        self._agent = agent
+        self._skills = dict(skills)
+        self._default_skill = default_skill or next(iter(self._skills))
+        self._sink = progress_sink
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        message = context.message
+        if message is None:  # the SDK always sets it for SendMessage; guard for type checkers
+            raise InvalidInputError("A message is required")
+        task = context.current_task or new_task_from_user_message(message)
+        if context.current_task is None:
+            await event_queue.enqueue_event(task)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        request: SkillRequest | None = None
+        try:
+            request = self._parse(message)
+            handler = self._skills.get(request.skill)
+            if handler is None:
+                raise InvalidInputError(
+                    f"Unknown skill '{request.skill}' for agent '{self._agent}'; "
+                    f"available: {', '.join(sorted(self._skills))}"
+                )
+            await updater.start_work(self._text(f"{self._agent}: {request.skill} started"))
+            reporter = _Reporter(self._agent, request, updater, asyncio.get_running_loop(), self._sink)
+            reporter(0, f"{request.skill} started", stage="started")
+            result = await asyncio.to_thread(handler, request, reporter)
+            reporter(100, result.summary or f"{request.skill} finished", stage="finished")
+            await updater.add_artifact(
+                [new_data_part(_result_payload(result))], name="outputs", metadata={"skill": request.skill}
+            )
+            await updater.complete(self._text(result.summary or f"{request.skill} finished"))
+        except AnalystackError as exc:
+            logger.warning("skill failed", extra={"agent": self._agent, "code": exc.code, "error": exc.message})
+            self._report_failure(request, exc.message)
+            await updater.failed(self._failure_message(exc.code, exc.message, exc.details))
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("skill crashed", extra={"agent": self._agent, "reference": reference})
+            text = f"Internal error in agent '{self._agent}' (reference {reference})"
+            self._report_failure(request, text)
+            await updater.failed(self._failure_message("internal_error", text, {"reference": reference}))
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task = context.current_task
+        if task is not None:
+            await TaskUpdater(event_queue, task.id, task.context_id).cancel()
+
+    def _parse(self, message: Message) -> SkillRequest:
+        data = [d for d in get_data_parts(message.parts) if isinstance(d, dict)]
+        payload: dict[str, Any] = dict(data[0]) if data else {}
+        payload.setdefault("skill", self._default_skill)
+        payload.setdefault("request", get_message_text(message))
+        try:
+            return SkillRequest.model_validate(payload)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
+            raise InvalidInputError(f"Malformed request data (fields: {fields})") from None
+
+    def _report_failure(self, request: SkillRequest | None, text: str) -> None:
+        if self._sink is not None and request is not None and request.job_id:
+            try:
+                self._sink.append(
+                    request.job_id,
+                    ProgressEvent(
+                        stage="failed", agent=self._agent, progress=100, message=text,
+                        step_id=request.step_id, level="error",
+                    ),
+                )
+            except Exception:  # the failure itself must still reach the caller
+                logger.exception("could not record failure event")
+
+    def _text(self, text: str) -> Message:
+        return Message(message_id=uuid.uuid4().hex, role=Role.ROLE_AGENT, parts=[new_text_part(text)])
+
+    def _failure_message(self, code: str, text: str, details: dict[str, str]) -> Message:
+        return Message(
+            message_id=uuid.uuid4().hex,
+            role=Role.ROLE_AGENT,
+            parts=[new_text_part(text), new_data_part({"error": {"code": code, "message": text, "details": details}})],
+        )
+
+
+def _result_payload(result: SkillResult) -> dict[str, Any]:
+    return {"outputs": result.outputs, "artifacts": [a.model_dump() for a in result.artifacts], "summary": result.summary}
+
+
+class _Reporter:
+    """Thread-safe progress relay: skills run in a worker thread, the task updater on the loop."""
+
+    def __init__(
+        self,
+        agent: str,
+        request: SkillRequest,
+        updater: TaskUpdater,
+        loop: asyncio.AbstractEventLoop,
+        sink: ProgressSink | None,
+    ) -> None:
+        self._agent = agent
+        self._request = request
+        self._updater = updater
+        self._loop = loop
+        self._sink = sink
+        self._last = -1
+
+    def __call__(self, progress: float, message: str, *, stage: str | None = None) -> None:
+        percent = max(0, min(100, round(progress)))
+        stage = stage or self._request.skill
+        if self._sink is not None and self._request.job_id:
+            self._sink.append(
+                self._request.job_id,
+                ProgressEvent(
+                    stage=stage, agent=self._agent, progress=percent, message=message[:500],
+                    step_id=self._request.step_id,
+                ),
+            )
+        if stage in {"started", "finished"}:
+            return
+        status = Message(message_id=uuid.uuid4().hex, role=Role.ROLE_AGENT, parts=[new_text_part(message[:500])])
+        coroutine = self._updater.update_status(
+            TaskState.TASK_STATE_WORKING, message=status, metadata={"progress": str(percent), "stage": stage}
+        )
+        try:
+            running_loop = asyncio.get_running_loop()
+        except RuntimeError:
+            running_loop = None
+        if running_loop is self._loop:
+            self._loop.create_task(coroutine)
+        else:
+            asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)

@@ -1,0 +1,234 @@
+"""``analystack`` command line: run the embedded local cloud, analyze a file, print a plan."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HEADLINE_REQUEST = "매출 데이터를 분석하고 예측 모델을 만들어주세요"
+DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def sample_path(name: str = "sales.csv") -> Path:
+    return Path(str(resources.files("analystack") / "samples" / name))
+
+
+# ---------------------------------------------------------------------------------------- up
+def cmd_up(args: argparse.Namespace) -> int:
+    from analystack.localcloud.cloud import SEED_PORTS, LocalCloud, PortInUseError
+
+    ports = dict(SEED_PORTS)
+    ports.update(aws=args.aws_port, gateway=args.api_port)
+    cloud = LocalCloud(host=args.host, ports=ports, stack_name=args.stack_name)
+    try:
+        cloud.start()
+    except PortInUseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assert cloud.stack is not None
+    print("Analystack embedded local cloud is up (moto server + template deployed; Ctrl-C stops it)")
+    print(f"  AWS endpoint   {cloud.aws_endpoint}   (export AWS_ENDPOINT_URL={cloud.aws_endpoint})")
+    print(f"  HTTP API       {cloud.api_url}   (POST /analyze, GET /jobs/{{id}}, GET /agents)")
+    for agent in cloud.agent_names():
+        print(f"  A2A {agent:<12} {cloud.agent_url(agent)}/.well-known/agent-card.json")
+    print(f"  state machines {', '.join(cloud.stack.state_machines.values())}")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    print("\nstopping...")
+    cloud.stop()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- analyze
+def _api_alive(url: str) -> bool:
+    try:
+        response = httpx.get(f"{url}/health", timeout=0.8)
+        return response.status_code == 200 and response.json().get("service") == "gateway"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _api_endpoint(explicit: str | None) -> Iterator[str]:
+    """A running stack's API, or an embedded cloud brought up in-process for this command."""
+    url = explicit or os.environ.get("ANALYSTACK_API_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    if _api_alive(DEFAULT_API):
+        print(f"using the running stack at {DEFAULT_API}")
+        yield DEFAULT_API
+        return
+    from analystack.localcloud.cloud import LocalCloud
+
+    print("no stack running: bringing up the embedded local cloud in-process...")
+    cloud = LocalCloud.on_free_ports()
+    cloud.start()
+    try:
+        yield cloud.api_url
+    finally:
+        cloud.stop()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    with _api_endpoint(args.api) as api, httpx.Client(base_url=api, timeout=120) as http:
+        data = {"request": args.request}
+        if args.session:
+            data["session_id"] = args.session
+        with path.open("rb") as handle:
+            response = http.post("/analyze", data=data, files={"file": (path.name, handle)})
+        if response.status_code != 202:
+            print(f"error: {response.status_code} {_error_text(response)}", file=sys.stderr)
+            return 1
+        job_id = response.json()["job_id"]
+        print(f"job {job_id} accepted")
+        finished = _follow_progress(http, job_id, timeout=args.timeout)
+        job = http.get(f"/jobs/{job_id}").json()
+        out = Path(args.out or Path("analystack-results") / job_id).resolve()
+        _write_results(http, job, out)
+        print()
+        print(job.get("summary") or "")
+        status = job.get("status")
+        if not finished:
+            print(f"timed out after {args.timeout}s; the job is still {status}")
+        elif status == "failed":
+            print(f"job failed: {(job.get('error') or {}).get('message')}")
+        print(f"results: {out}")
+        return 0 if status == "succeeded" else 1
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
+
+
+def _follow_progress(http: httpx.Client, job_id: str, *, timeout: float) -> bool:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    after: str | None = None
+    bars: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("[bold]{task.fields[step]:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    ) as progress:
+        while time.monotonic() < deadline:
+            params = {"format": "json", **({"after": after} if after else {})}
+            page = http.get(f"/jobs/{job_id}/events", params=params).json()
+            for event in page["events"]:
+                after = event["event_id"]
+                step = event.get("step_id") or event["agent"]
+                if step not in bars:
+                    bars[step] = progress.add_task(event["message"], total=100, step=step)
+                progress.update(bars[step], completed=event["progress"], description=event["message"][:80])
+            if page["finished"]:
+                return True
+            time.sleep(0.4)
+    return False
+
+
+def _write_results(http: httpx.Client, job: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "job.json").write_text(json.dumps(job, indent=2, ensure_ascii=False), encoding="utf-8")
+    events = http.get(f"/jobs/{job['job_id']}/events", params={"format": "json"}).json()["events"]
+    (out / "events.jsonl").write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8"
+    )
+    artifacts_dir = out / "artifacts"
+    artifacts_dir.mkdir(exist_ok=True)
+    for artifact in job.get("artifacts", []):
+        if artifact["kind"] == "upload":
+            continue
+        name = artifact["name"] if artifact["kind"] == "artifact" else f"{artifact['item_id']}.parquet"
+        target = artifacts_dir / f"{artifact['item_id']}-{Path(name).name}"
+        response = httpx.get(artifact["url"], timeout=120)
+        if response.status_code == 200:
+            target.write_bytes(response.content)
+    lines = [f"# Analystack job {job['job_id']}", "", f"Status: **{job['status']}**", "", job.get("summary") or "", "",
+             "## Steps", ""]
+    lines += [f"- `{s['step_id']}` ({s['agent']}.{s['skill']}): {s['status']}" for s in job.get("steps", [])]
+    lines += ["", "## Artifacts", ""]
+    lines += [f"- {a['name']} ({a['kind']}, {a['media_type']}, {a['size_bytes']:,} bytes) — `{a['s3_uri']}`"
+              for a in job.get("artifacts", [])]
+    (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------- plan
+def cmd_plan(args: argparse.Namespace) -> int:
+    from orchestrator.planner import DataSource, plan_request
+
+    plan = plan_request(args.request, source=DataSource(kind="dataset" if args.dataset else "upload"))
+    print(json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.file = str(sample_path())
+    args.request = args.request or HEADLINE_REQUEST
+    return cmd_analyze(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analystack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the embedded local cloud (moto + the SAM template) until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--aws-port", type=int, default=4566)
+    up.add_argument("--api-port", type=int, default=8000)
+    up.add_argument("--stack-name", default="analystack")
+    up.set_defaults(func=cmd_up)
+
+    for name, func, help_text in (
+        ("analyze", cmd_analyze, "analyze a file on a running stack (or an embedded one brought up for it)"),
+        ("demo", cmd_demo, "analyze the bundled sales sample with the headline request"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        if name == "analyze":
+            command.add_argument("file")
+            command.add_argument("request")
+        else:
+            command.add_argument("--request", default=None)
+        command.add_argument("--api", default=None, help="API base URL (default: a stack on :8000, else embedded)")
+        command.add_argument("--out", default=None, help="results folder (default ./analystack-results/<job>)")
+        command.add_argument("--session", default=None)
+        command.add_argument("--timeout", type=float, default=900)
+        command.set_defaults(func=func)
+
+    plan = sub.add_parser("plan", help="print the plan for a request as JSON without running it")
+    plan.add_argument("request")
+    plan.add_argument("--dataset", action="store_true", help="plan for an existing hub dataset instead of an upload")
+    plan.set_defaults(func=cmd_plan)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

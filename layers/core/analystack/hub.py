@@ -1,0 +1,236 @@
+"""The data hub: datasets as Parquet and artifacts in S3, one catalog item each in DynamoDB.
+
+Agents pass references (catalog ids and S3 URIs) between each other, never data, because Step
+Functions payloads are capped at 256 KB. Every item records its producer and its lineage
+parents so a result can be traced back to the upload it came from.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from analystack.dynamo import from_item, to_item
+from analystack.errors import NotFoundError
+from analystack.models import CatalogItem, Producer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.+)$")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-]+")
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key``; raise a typed error for anything else."""
+    from analystack.errors import InvalidInputError
+
+    match = _S3_URI.match(uri or "")
+    if not match:
+        raise InvalidInputError("Expected an S3 URI of the form s3://bucket/key")
+    return match["bucket"], match["key"]
+
+
+def safe_name(filename: str, default: str = "upload") -> str:
+    """A filename safe as an S3 key segment (user input never shapes paths beyond this)."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE_NAME.sub("_", base).strip("._")[:120]
+    return cleaned or default
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+class DataHub:
+    """S3 + DynamoDB catalog adapter. Clients are injected (module-scope ones in handlers)."""
+
+    def __init__(self, *, bucket: str, catalog_table: str, s3_client: Any, dynamodb_client: Any) -> None:
+        self._bucket = bucket
+        self._table = catalog_table
+        self._s3 = s3_client
+        self._ddb = dynamodb_client
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    # -- raw objects -------------------------------------------------------------------------
+    def put_object(self, key: str, body: bytes, media_type: str) -> tuple[str, str | None]:
+        response = self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=media_type)
+        return f"s3://{self._bucket}/{key}", response.get("VersionId")
+
+    def read_bytes(self, uri: str, *, max_bytes: int | None = None) -> bytes:
+        """Read an object fully; refuses (typed) objects over ``max_bytes`` before downloading."""
+        from analystack.errors import DataTooLargeError
+
+        bucket, key = parse_s3_uri(uri)
+        try:
+            if max_bytes is not None:
+                head = self._s3.head_object(Bucket=bucket, Key=key)
+                if head["ContentLength"] > max_bytes:
+                    raise DataTooLargeError(
+                        f"The object is {head['ContentLength']:,} bytes; the limit is {max_bytes:,} bytes"
+                    )
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except self._s3.exceptions.NoSuchKey as exc:
+            raise NotFoundError(f"No object at {uri}") from exc
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchBucket"}:
+                raise NotFoundError(f"No object at {uri}") from exc
+            raise
+
+    def presigned_url(self, uri: str, expires_seconds: int = 3600) -> str:
+        bucket, key = parse_s3_uri(uri)
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
+            )
+        )
+
+    # -- catalog -----------------------------------------------------------------------------
+    def register(self, item: CatalogItem) -> CatalogItem:
+        self._ddb.put_item(TableName=self._table, Item=to_item(item.model_dump(mode="json", by_alias=True)))
+        return item
+
+    def get_item(self, item_id: str) -> CatalogItem:
+        response = self._ddb.get_item(TableName=self._table, Key={"item_id": {"S": item_id}}, ConsistentRead=True)
+        if "Item" not in response:
+            raise NotFoundError(f"No dataset or artifact with id '{item_id}'")
+        return CatalogItem.model_validate(from_item(response["Item"]))
+
+    def list_by_job(self, job_id: str) -> list[CatalogItem]:
+        items: list[CatalogItem] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_job",
+            "KeyConditionExpression": "job_id = :j",
+            "ExpressionAttributeValues": {":j": {"S": job_id}},
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            items.extend(CatalogItem.model_validate(from_item(i)) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: i.created_at)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def lineage(self, item_id: str, *, max_depth: int = 20) -> list[CatalogItem]:
+        """The item and its ancestors, nearest first (bounded: lineage graphs are small DAGs)."""
+        seen: dict[str, CatalogItem] = {}
+        frontier = [item_id]
+        for _ in range(max_depth):
+            next_frontier: list[str] = []
+            for current in frontier:
+                if current in seen:
+                    continue
+                item = self.get_item(current)
+                seen[current] = item
+                next_frontier.extend(item.parents)
+            if not next_frontier:
+                break
+            frontier = next_frontier
+        return list(seen.values())
+
+    # -- uploads, datasets, artifacts ----------------------------------------------------------
+    def put_upload(
+        self, *, job_id: str, filename: str, body: bytes, media_type: str, producer: Producer
+    ) -> CatalogItem:
+        """Store what the user sent before any work starts, so nothing they sent is ever lost."""
+        item_id = new_id("upl")
+        key = f"uploads/{job_id}/{item_id}/{safe_name(filename)}"
+        uri, version = self.put_object(key, body, media_type or "application/octet-stream")
+        return self.register(
+            CatalogItem(
+                item_id=item_id,
+                kind="upload",
+                name=filename[:255] or "upload",
+                s3_uri=uri,
+                version_id=version,
+                media_type=media_type or "application/octet-stream",
+                size_bytes=len(body),
+                producer=producer,
+                job_id=job_id,
+            )
+        )
+
+    def write_dataset(
+        self,
+        frame: pd.DataFrame,
+        *,
+        name: str,
+        producer: Producer,
+        parents: list[str] | None = None,
+        schema: list[dict[str, str]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> CatalogItem:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        dataset_id = new_id("ds")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        body = buffer.getvalue()
+        uri, version = self.put_object(f"datasets/{dataset_id}/data.parquet", body, "application/vnd.apache.parquet")
+        return self.register(
+            CatalogItem(
+                item_id=dataset_id,
+                kind="dataset",
+                name=name[:255],
+                s3_uri=uri,
+                version_id=version,
+                media_type="application/vnd.apache.parquet",
+                size_bytes=len(body),
+                producer=producer,
+                job_id=producer.job_id,
+                parents=parents or [],
+                row_count=table.num_rows,
+                column_count=table.num_columns,
+                schema=schema or [{"name": f.name, "dtype": str(f.type)} for f in table.schema],
+                metadata=metadata or {},
+            )
+        )
+
+    def read_dataset(self, dataset_id: str) -> tuple[CatalogItem, pd.DataFrame]:
+        import pyarrow.parquet as pq
+
+        item = self.get_item(dataset_id)
+        if item.kind != "dataset":
+            from analystack.errors import InvalidInputError
+
+            raise InvalidInputError(f"'{dataset_id}' is a {item.kind}, not a dataset")
+        table = pq.read_table(io.BytesIO(self.read_bytes(item.s3_uri)))
+        return item, table.to_pandas()
+
+    def put_artifact(
+        self,
+        body: bytes,
+        *,
+        name: str,
+        media_type: str,
+        producer: Producer,
+        parents: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> CatalogItem:
+        artifact_id = new_id("art")
+        scope = producer.job_id or "adhoc"
+        key = f"artifacts/{scope}/{artifact_id}/{quote(safe_name(name), safe='._-')}"
+        uri, version = self.put_object(key, body, media_type)
+        return self.register(
+            CatalogItem(
+                item_id=artifact_id,
+                kind="artifact",
+                name=name[:255],
+                s3_uri=uri,
+                version_id=version,
+                media_type=media_type,
+                size_bytes=len(body),
+                producer=producer,
+                job_id=producer.job_id,
+                parents=parents or [],
+                metadata=metadata or {},
+            )
+        )

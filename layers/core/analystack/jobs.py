@@ -1,0 +1,167 @@
+"""Job records and their progress event log (DynamoDB).
+
+The jobs table is single-table: ``pk=JOB#<id>, sk=JOB`` holds a job; ``pk=SESSION#<id>``
+holds a session (``sk=SESSION``) and its turns (``sk=TURN#<time>#<job>``). The events table is
+keyed by job id and a time-ordered event id, so readers resume after the last id they saw.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from analystack.dynamo import from_item, to_item, to_value
+from analystack.errors import NotFoundError
+from analystack.models import JobStatus, ProgressEvent, utc_now
+
+
+class StepRecord(BaseModel):
+    step_id: str
+    agent: str
+    skill: str
+    description: str = ""
+    status: str = "pending"  # pending | running | succeeded | failed
+    started_at: str | None = None
+    finished_at: str | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class JobRecord(BaseModel):
+    job_id: str
+    status: JobStatus = JobStatus.ACCEPTED
+    request: str
+    session_id: str
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    finished_at: str | None = None
+    upload: dict[str, str] | None = None
+    dataset_id: str | None = None
+    planner: str | None = None
+    plan: dict[str, Any] | None = None
+    execution_arn: str | None = None
+    state_machine_arn: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    error: dict[str, Any] | None = None
+    summary: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def new_job_id() -> str:
+    return f"job-{uuid.uuid4().hex[:20]}"
+
+
+class JobStore:
+    def __init__(self, *, table: str, dynamodb_client: Any) -> None:
+        self._table = table
+        self._ddb = dynamodb_client
+
+    def create(self, job: JobRecord) -> JobRecord:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=to_item({"pk": f"JOB#{job.job_id}", "sk": "JOB", **job.model_dump(mode="json")}),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "pk": f"SESSION#{job.session_id}",
+                    "sk": f"TURN#{job.created_at}#{job.job_id}",
+                    "job_id": job.job_id,
+                    "request": job.request,
+                    "created_at": job.created_at,
+                }
+            ),
+        )
+        return job
+
+    def get(self, job_id: str) -> JobRecord:
+        response = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}, ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise NotFoundError(f"No job with id '{job_id}'")
+        data = from_item(response["Item"])
+        data.pop("pk", None)
+        data.pop("sk", None)
+        return JobRecord.model_validate(data)
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set top-level fields of an existing job (missing job -> NotFoundError)."""
+        fields["updated_at"] = utc_now()
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": to_value(_jsonable(value)) for i, value in enumerate(fields.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise NotFoundError(f"No job with id '{job_id}'") from exc
+
+    def session_turns(self, session_id: str) -> list[dict[str, Any]]:
+        response = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :t)",
+            ExpressionAttributeValues={":p": {"S": f"SESSION#{session_id}"}, ":t": {"S": "TURN#"}},
+        )
+        return [from_item(i) for i in response.get("Items", [])]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, JobStatus):
+        return value.value
+    return value
+
+
+class EventLog:
+    """Append-only progress events per job, read in order (for SSE, WebSocket and polling)."""
+
+    def __init__(self, *, table: str, dynamodb_client: Any) -> None:
+        self._table = table
+        self._ddb = dynamodb_client
+
+    def append(self, job_id: str, event: ProgressEvent) -> ProgressEvent:
+        # Time-ordered id: lexical order is arrival order, and the suffix keeps ids unique when
+        # two agents report in the same microsecond.
+        event = event.model_copy(update={"event_id": f"{utc_now()}#{uuid.uuid4().hex[:8]}"})
+        self._ddb.put_item(
+            TableName=self._table, Item=to_item({"job_id": job_id, **event.model_dump(mode="json")})
+        )
+        return event
+
+    def list(self, job_id: str, *, after: str | None = None, limit: int = 1000) -> list[ProgressEvent]:
+        condition = "job_id = :j"
+        values: dict[str, Any] = {":j": {"S": job_id}}
+        if after:
+            condition += " AND event_id > :a"
+            values[":a"] = {"S": after}
+        events: list[ProgressEvent] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        while len(events) < limit:
+            page = self._ddb.query(**kwargs, Limit=min(limit - len(events), 1000))
+            for item in page.get("Items", []):
+                data = from_item(item)
+                data.pop("job_id", None)
+                events.append(ProgressEvent.model_validate(data))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return events

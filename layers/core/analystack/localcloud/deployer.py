@@ -1,0 +1,286 @@
+"""Deploy ``infra/template.yaml`` onto the embedded moto server through boto3.
+
+moto's CloudFormation cannot deploy SAM templates, so this small deployer creates what the
+transformed template declares — buckets, tables (the template's own key schemas), IAM roles,
+functions and state machines (``DefinitionSubstitutions`` filled in) — and reports the HTTP API
+routes for the local API bridge. Unknown resource types are listed, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analystack.localcloud.template import (
+    StackContext,
+    default_template_path,
+    load_template,
+    parameter_defaults,
+    resolve,
+    transform_sam,
+)
+
+# Resource types that need nothing locally: served in-process or not emulated.
+_SKIPPED_TYPES = {
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::LayerVersion",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+}
+
+_NAME_PROPERTY = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::SNS::Topic": "TopicName",
+}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # GET, POST, ... or ANY
+    path: str  # API Gateway path template, e.g. /jobs/{job_id} or /a2a/quality/{proxy+}
+    function: str  # logical id
+
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\{([A-Za-z0-9_]+)\+\}", r"(?P<\1>.+)", self.path)
+        regex = re.sub(r"\{([A-Za-z0-9_]+)\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+
+@dataclass
+class DeployedStack:
+    stack_name: str
+    region: str
+    account_id: str
+    tables: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    state_machines: dict[str, str] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def shared_environment(self) -> dict[str, str]:
+        """Environment every function agrees on (per-function values such as service names left out)."""
+        specs = list(self.functions.values())
+        if not specs:
+            return {}
+        common = dict(specs[0].environment)
+        for spec in specs[1:]:
+            common = {k: v for k, v in common.items() if spec.environment.get(k) == v}
+        return common
+
+    def function_by_name(self, name_or_arn: str) -> FunctionSpec | None:
+        name = name_or_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        return next((f for f in self.functions.values() if f.name == name), None)
+
+
+def _arn(ctx: StackContext, resource_type: str, name: str) -> str:
+    return {
+        "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+        "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}",
+        "AWS::Lambda::Function": f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}",
+        "AWS::StepFunctions::StateMachine": f"arn:aws:states:{ctx.region}:{ctx.account_id}:stateMachine:{name}",
+        "AWS::IAM::Role": f"arn:aws:iam::{ctx.account_id}:role/{name}",
+        "AWS::SNS::Topic": f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}",
+    }.get(resource_type, f"arn:aws:local:{ctx.region}:{ctx.account_id}:{name}")
+
+
+def _name_context(cfn: dict[str, Any], ctx: StackContext) -> None:
+    """First pass: physical names and ARNs, which only depend on parameters and pseudo-params."""
+    for logical_id, resource in cfn["Resources"].items():
+        rtype = resource["Type"]
+        prop = _NAME_PROPERTY.get(rtype)
+        raw_name = resource.get("Properties", {}).get(prop) if prop else None
+        name = str(resolve(raw_name, ctx)) if raw_name is not None else f"{ctx.stack_name}-{logical_id}"[:64]
+        if rtype == "AWS::StepFunctions::StateMachine":
+            arn = _arn(ctx, rtype, name)
+            ctx.physical_ids[logical_id] = arn  # Ref of a state machine is its ARN
+            ctx.attributes[(logical_id, "Name")] = name
+        else:
+            ctx.physical_ids[logical_id] = name
+            arn = _arn(ctx, rtype, name)
+        ctx.attributes[(logical_id, "Arn")] = arn
+
+
+def _minimal_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Code runs in-process in the embedded local cloud.\n")
+    return buffer.getvalue()
+
+
+def deploy(
+    clients: Any,
+    *,
+    stack_name: str = "analystack",
+    region: str = "us-east-1",
+    template_path: Path | None = None,
+    parameters: dict[str, str] | None = None,
+) -> DeployedStack:
+    """Create the template's resources through ``clients`` (a ``client(service)`` callable)."""
+    template_path = template_path or default_template_path()
+    sam = load_template(template_path)
+    cfn = transform_sam(sam, region=region)
+    ctx = StackContext(
+        stack_name=stack_name,
+        region=region,
+        parameters={**parameter_defaults(sam), **(parameters or {})},
+    )
+    _name_context(cfn, ctx)
+    stack = DeployedStack(stack_name=stack_name, region=region, account_id=ctx.account_id)
+    resources = cfn["Resources"]
+    order = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function",
+             "AWS::StepFunctions::StateMachine"]
+    for rtype in order:
+        for logical_id, resource in resources.items():
+            if resource["Type"] != rtype:
+                continue
+            properties = resolve(resource.get("Properties", {}), ctx)
+            name = ctx.physical_ids[logical_id] if rtype != "AWS::StepFunctions::StateMachine" \
+                else ctx.attributes[(logical_id, "Name")]
+            if rtype == "AWS::IAM::Role":
+                _create_role(clients("iam"), name, properties)
+                stack.roles[logical_id] = ctx.attributes[(logical_id, "Arn")]
+            elif rtype == "AWS::S3::Bucket":
+                _create_bucket(clients("s3"), name, properties, region)
+                stack.buckets[logical_id] = name
+            elif rtype == "AWS::DynamoDB::Table":
+                _create_table(clients("dynamodb"), name, properties)
+                stack.tables[logical_id] = name
+            elif rtype == "AWS::Lambda::Function":
+                stack.functions[logical_id] = _create_function(clients("lambda"), logical_id, name, properties, ctx)
+            elif rtype == "AWS::StepFunctions::StateMachine":
+                source = sam["Resources"][logical_id]["Properties"]["DefinitionUri"]
+                stack.state_machines[logical_id] = _create_state_machine(
+                    clients("stepfunctions"), name, properties, template_path.parent / source
+                )
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in order:
+            stack.skipped[logical_id] = resource["Type"]
+            if resource["Type"] not in _SKIPPED_TYPES:
+                raise ValueError(f"The local cloud cannot deploy {logical_id} ({resource['Type']})")
+    stack.routes = _routes(sam)
+    return stack
+
+
+def _create_role(iam: Any, name: str, properties: dict[str, Any]) -> None:
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"]))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
+def _create_bucket(s3: Any, name: str, properties: dict[str, Any], region: str) -> None:
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**kwargs)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    versioning = properties.get("VersioningConfiguration", {}).get("Status")
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+
+
+def _create_table(ddb: Any, name: str, properties: dict[str, Any]) -> None:
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if properties.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    try:
+        ddb.create_table(**kwargs)
+    except ddb.exceptions.ResourceInUseException:
+        return
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+
+
+def _create_function(
+    lam: Any, logical_id: str, name: str, properties: dict[str, Any], ctx: StackContext
+) -> FunctionSpec:
+    environment = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
+    try:
+        lam.create_function(
+            FunctionName=name,
+            Runtime=properties.get("Runtime", "python3.12"),
+            Role=properties["Role"],
+            Handler=properties["Handler"],
+            Code={"ZipFile": _minimal_zip()},
+            Timeout=int(properties.get("Timeout", 3)),
+            MemorySize=int(properties.get("MemorySize", 128)),
+            Environment={"Variables": environment},
+        )
+    except lam.exceptions.ResourceConflictException:
+        pass
+    return FunctionSpec(
+        logical_id=logical_id,
+        name=name,
+        arn=ctx.attributes[(logical_id, "Arn")],
+        handler=properties["Handler"],
+        environment=environment,
+        timeout=int(properties.get("Timeout", 3)),
+    )
+
+
+_DEFINITION_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def _create_state_machine(sfn: Any, name: str, properties: dict[str, Any], definition_file: Path) -> str:
+    substitutions = {k: str(v) for k, v in properties.get("DefinitionSubstitutions", {}).items()}
+    text = definition_file.read_text(encoding="utf-8")
+    missing = sorted(set(_DEFINITION_VAR.findall(text)) - set(substitutions))
+    if missing:
+        raise ValueError(f"{definition_file.name}: no DefinitionSubstitutions for {', '.join(missing)}")
+    definition = _DEFINITION_VAR.sub(lambda m: substitutions[m.group(1)], text)
+    json.loads(definition)  # fail here, with the file name, rather than inside moto
+    try:
+        response = sfn.create_state_machine(
+            name=name, definition=definition, roleArn=properties["RoleArn"],
+            type=properties.get("StateMachineType", "STANDARD"),
+        )
+        return str(response["stateMachineArn"])
+    except sfn.exceptions.StateMachineAlreadyExists:
+        arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name)
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+        return str(arn)
+
+
+def _routes(sam: dict[str, Any]) -> list[Route]:
+    routes: list[Route] = []
+    for logical_id, resource in sam["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                props = event.get("Properties", {})
+                routes.append(Route(method=props.get("Method", "ANY").upper(), path=props["Path"], function=logical_id))
+    # Most specific first: literal paths before templated ones, longer before shorter.
+    routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
+    return routes

@@ -1,0 +1,136 @@
+"""Run the project's own Lambda handlers when moto's Lambda is invoked (no Docker needed).
+
+moto with ``use_docker: false`` answers invokes from ``LambdaSimpleBackend.invoke``; replacing
+that one method routes every invoke — from boto3 callers *and* from the Step Functions
+interpreter — to the real handler, in-process. This touches a private moto method, so moto is
+pinned exactly and ``tests/functional/test_lambda_dispatch.py`` covers the behaviour.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from analystack.telemetry import logger
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 300
+    aws_request_id: str = ""
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+HandlerFn = Callable[[Any, Any], Any]
+
+
+class HandlerRegistry:
+    """Function name -> handler, imported lazily (like a Lambda cold start) on first invoke."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, tuple[str, str, int]] = {}
+        self._loaded: dict[str, HandlerFn] = {}
+        self._overrides: dict[str, HandlerFn] = {}
+        self._lock = threading.Lock()
+        self.invocations: list[tuple[str, float]] = []
+
+    def register(self, name: str, arn: str, handler_path: str, timeout: int = 300) -> None:
+        self._specs[name] = (arn, handler_path, timeout)
+
+    def override(self, name: str, handler: HandlerFn | None) -> None:
+        """Replace a function's code (tests use this to make an agent crash or vanish)."""
+        if handler is None:
+            self._overrides.pop(name, None)
+        else:
+            self._overrides[name] = handler
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def resolve(self, name_or_arn: str) -> tuple[str, str, HandlerFn, int]:
+        name = name_or_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        if name not in self._specs:
+            raise KeyError(name)
+        arn, path, timeout = self._specs[name]
+        if name in self._overrides:
+            return name, arn, self._overrides[name], timeout
+        with self._lock:
+            if name not in self._loaded:
+                module_name, _, attribute = path.rpartition(".")
+                self._loaded[name] = getattr(importlib.import_module(module_name), attribute)
+        return name, arn, self._loaded[name], timeout
+
+    def invoke(self, name_or_arn: str, event: Any) -> Any:
+        """Call a handler the way Lambda does; exceptions propagate to the caller."""
+        name, arn, handler, timeout = self.resolve(name_or_arn)
+        self.invocations.append((name, time.time()))
+        context = LambdaContext(function_name=name, invoked_function_arn=arn, timeout_seconds=timeout)
+        return handler(event, context)
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error shape: Step Functions matches Retry/Catch on ``errorType``.
+
+    The stack trace is left out on purpose: it would carry file paths into execution history.
+    """
+    return {"errorType": type(exc).__name__, "errorMessage": getattr(exc, "message", None) or str(exc)}
+
+
+def install(registry: HandlerRegistry) -> Callable[[], None]:
+    """Patch moto's simple Lambda backend to dispatch to ``registry``; returns an undo function."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes | None:
+        try:
+            registry.resolve(function_name)
+        except KeyError:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        event = json.loads(body) if body else {}
+        if headers.get("X-Amz-Invocation-Type") == "Event":
+            # Asynchronous invoke: Lambda queues the event and returns 202 at once.
+            def run() -> None:
+                try:
+                    registry.invoke(function_name, event)
+                except Exception:
+                    logger.exception("async invoke failed", extra={"function": function_name})
+
+            threading.Thread(target=run, name=f"lambda-{function_name}", daemon=True).start()
+            return b""
+        try:
+            result = registry.invoke(function_name, event)
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(error_payload(exc)).encode()
+        return json.dumps(result, default=str).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    def undo() -> None:
+        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+    return undo

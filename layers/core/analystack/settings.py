@@ -1,0 +1,84 @@
+"""Typed settings, read once per container (cold start) and validated there.
+
+Split by concern as small models so a function can depend on just the part it uses; every value
+comes from the environment (``ANALYSTACK_*``), which the SAM template sets on AWS and the
+embedded local cloud sets in-process. ``AWS_ENDPOINT_URL`` is deliberately *not* a setting:
+boto3 reads it natively, and it is the one switch between AWS, LocalStack and the local cloud.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ResourceNames(BaseModel):
+    """Physical names of the stack's stores (the template's outputs become these env vars)."""
+
+    hub_bucket: str = Field(default="analystack-hub", min_length=3, max_length=63)
+    tasks_table: str = "analystack-tasks"
+    jobs_table: str = "analystack-jobs"
+    catalog_table: str = "analystack-catalog"
+    events_table: str = "analystack-events"
+    registry_table: str = "analystack-agents"
+    analysis_state_machine_arn: str = ""
+    state_machine_role_arn: str = ""
+
+
+class AgentEndpoints(BaseModel):
+    """Where agents are reached: public A2A base URLs (cards) and Lambda function names."""
+
+    public_api_url: str = ""
+    """The HTTP API's public URL (with stage); agents are served under ``/a2a/<agent>`` there."""
+    agent_urls: dict[str, str] = Field(default_factory=dict)
+    """agent short name -> A2A base URL; overrides ``public_api_url`` (the local cloud's ports)."""
+    agent_functions: dict[str, str] = Field(default_factory=dict)
+    """agent short name -> Lambda function name/ARN, for Step Functions tasks and direct invokes."""
+    call_timeout_seconds: float = Field(default=120.0, gt=0, le=900)
+
+    def url_for(self, agent: str) -> str:
+        """Base URL advertised in ``agent``'s card (cards carry no URL of their own in A2A 1.0)."""
+        if agent in self.agent_urls:
+            return self.agent_urls[agent].rstrip("/")
+        root = self.public_api_url.rstrip("/") or "http://127.0.0.1:8000"
+        return f"{root}/a2a/{agent}"
+
+
+class LlmSettings(BaseModel):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    model: str = "gpt-4o"
+
+    @property
+    def configured(self) -> bool:
+        return self.api_key is not None or self.base_url is not None
+
+
+class Limits(BaseModel):
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_rows: int = Field(default=20_000_000, gt=0)
+    max_columns: int = Field(default=2_000, gt=0)
+
+
+class Settings(BaseSettings):
+    """All settings of one function; each Lambda reads the parts it needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANALYSTACK_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    service_name: str = "analystack"
+    stage: str = "local"
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    resources: ResourceNames = Field(default_factory=ResourceNames)
+    endpoints: AgentEndpoints = Field(default_factory=AgentEndpoints)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    limits: Limits = Field(default_factory=Limits)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this container, parsed and validated once (at cold start)."""
+    return Settings()

@@ -1,0 +1,84 @@
+"""Gateway input handling through the real Lambda handler (API Gateway v2 events over the bridge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from analystack.aws import client
+from analystack.errors import AgentUnavailableError
+from analystack.runtime import data_hub, event_log, job_store
+from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, Upload
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def api(cloud: Any) -> Any:
+    with httpx.Client(base_url=cloud.api_url, timeout=30) as http:
+        yield http
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": {"request": "hi"}}, 400, "invalid_input"),  # form without a file
+        ({"files": {"file": ("empty.csv", b"")}}, 400, "invalid_input"),
+        ({"json": {"request": "x", "dataset_id": "ds-unknown"}}, 404, "not_found"),
+        ({"json": {"request": "x", "source_uri": "http://evil.example/x.csv"}}, 400, "invalid_input"),
+        ({"json": {"request": "x"}}, 400, "invalid_input"),  # no source at all
+        ({"json": {"request": ["not", "a", "string"], "dataset_id": "d"}}, 400, "invalid_input"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "invalid_input"),
+        ({"content": b"plain", "headers": {"content-type": "text/plain"}}, 400, "invalid_input"),
+        ({"json": {"request": "x" * 5000, "dataset_id": "d"}}, 400, "invalid_input"),
+        ({"files": {"file": ("a.csv", b"a\n1\n")}, "data": {"session_id": "../../etc"}}, 400, "invalid_input"),
+    ],
+)
+def test_bad_requests_get_typed_errors(api: httpx.Client, kwargs: dict[str, Any], status: int, code: str) -> None:
+    response = api.post("/analyze", **kwargs)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+
+
+def test_unknown_job_is_404(api: httpx.Client) -> None:
+    for path in ("/jobs/job-nope", "/jobs/job-nope/events"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_unreachable_orchestrator_fails_the_job_and_keeps_the_upload(cloud: Any) -> None:
+    service = AnalysisService(
+        hub=data_hub(), jobs=job_store(), events=event_log(),
+        orchestrator=LambdaOrchestratorClient(lambda_client=client("lambda"), function_name="analystack-missing"),
+        max_upload_bytes=1024,
+    )
+    with pytest.raises(AgentUnavailableError):
+        service.submit(request="analyze", session_id=None, upload=Upload("d.csv", b"a,b\n1,2\n", "text/csv"))
+    uploads = [i for i in data_hub().list_by_job(_only_job_id()) if i.kind == "upload"]
+    assert len(uploads) == 1
+    assert data_hub().read_bytes(uploads[0].s3_uri) == b"a,b\n1,2\n"
+    job = job_store().get(_only_job_id())
+    assert job.status == "failed" and job.error is not None and job.error["code"] == "agent_unavailable"
+
+
+def _only_job_id() -> str:
+    items = client("dynamodb").scan(TableName=job_store()._table)["Items"]  # noqa: SLF001
+    ids = {i["job_id"]["S"] for i in items if i["sk"]["S"] == "JOB"}
+    assert len(ids) == 1
+    return ids.pop()
+
+
+def test_upload_over_the_limit_is_refused(cloud: Any) -> None:
+    from analystack.errors import DataTooLargeError
+
+    service = AnalysisService(
+        hub=data_hub(), jobs=job_store(), events=event_log(),
+        orchestrator=LambdaOrchestratorClient(lambda_client=client("lambda"), function_name="x"),
+        max_upload_bytes=10,
+    )
+    with pytest.raises(DataTooLargeError):
+        service.submit(request="a", session_id=None, upload=Upload("d.csv", b"a,b\n1,2\n3,4\n", "text/csv"))

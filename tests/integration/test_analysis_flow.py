@@ -1,0 +1,163 @@
+"""The whole local cloud: POST /analyze -> Step Functions -> agents -> job, artifacts, lineage, events."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from analystack.aws import client
+from analystack.cli import sample_path
+from analystack.hub import parse_s3_uri
+
+pytestmark = pytest.mark.integration
+
+TERMINAL = {"succeeded", "failed"}
+
+
+def _wait_for_job(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(f"/jobs/{job_id}").json()
+        if job["status"] in TERMINAL:
+            return dict(job)
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+@pytest.fixture
+def api(cloud: Any) -> Any:
+    with httpx.Client(base_url=cloud.api_url, timeout=60) as http:
+        yield http
+
+
+def _analyze(api: httpx.Client, path: Path, request: str, **extra: str) -> str:
+    with path.open("rb") as handle:
+        response = api.post("/analyze", data={"request": request, **extra}, files={"file": (path.name, handle)})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["links"]["self"].endswith(f"/jobs/{body['job_id']}")
+    return str(body["job_id"])
+
+
+def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: httpx.Client) -> None:
+    job_id = _analyze(api, sample_path(), "매출 데이터를 분석하고 예측 모델을 만들어주세요")
+    job = _wait_for_job(api, job_id)
+    assert job["status"] == "succeeded", job.get("error")
+    assert job["planner"] == "heuristic"
+    assert "no LLM is configured" in job["summary"]
+
+    # A real Step Functions execution ran and succeeded, with its history.
+    sfn = client("stepfunctions")
+    execution = sfn.describe_execution(executionArn=job["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    history = sfn.get_execution_history(executionArn=job["execution_arn"])["events"]
+    succeeded_tasks = [e for e in history if e["type"] == "TaskSucceeded"]
+    assert len(succeeded_tasks) >= 3  # ingest, quality, finalize
+
+    # Steps recorded with their outputs; only agents that exist were planned.
+    steps = {s["step_id"]: s for s in job["steps"]}
+    assert steps["ingest"]["status"] == "succeeded" and steps["quality"]["status"] == "succeeded"
+    assert int(steps["ingest"]["outputs"]["rows"]) == 2415
+
+    # The quality report is in S3 and names real findings.
+    artifacts = {a["name"]: a for a in job["artifacts"]}
+    report_item = artifacts["quality_report.json"]
+    bucket, key = parse_s3_uri(report_item["s3_uri"])
+    report = json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert report["rows"] == 2415
+    assert report["duplicate_rows"] >= 15
+    assert 0 < report["score"] < 100
+    markdown = httpx.get(artifacts["quality_report.md"]["url"]).text
+    assert "unit_price" in markdown
+
+    # Lineage: report -> dataset -> upload.
+    dataset = next(a for a in job["artifacts"] if a["kind"] == "dataset")
+    upload = next(a for a in job["artifacts"] if a["kind"] == "upload")
+    assert report_item["parents"] == [dataset["item_id"]]
+    assert dataset["parents"] == [upload["item_id"]]
+
+    # Progress events from every agent, in order, with the seed's shape.
+    events = api.get(f"/jobs/{job_id}/events", params={"format": "json"}).json()
+    agents = [e["agent"] for e in events["events"]]
+    assert events["finished"] is True
+    assert agents[0] == "gateway"
+    assert {"orchestrator", "ingestion", "quality"} <= set(agents)
+    assert agents.index("ingestion") < agents.index("quality")
+    assert all({"stage", "agent", "progress", "message"} <= set(e) for e in events["events"])
+    assert any("rows" in e["message"] and e["agent"] == "ingestion" for e in events["events"])
+
+    # SSE replays the same events and ends because the job is finished.
+    with api.stream("GET", f"/jobs/{job_id}/events") as stream:
+        body = "".join(stream.iter_text())
+    assert body.count("event: progress") == len(events["events"])
+    assert "event: end" in body
+
+
+def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
+    for agent in ("orchestrator", "ingestion", "quality"):
+        card = httpx.get(f"{cloud.agent_url(agent)}/.well-known/agent-card.json").json()
+        assert card["supportedInterfaces"][0]["url"] == f"{cloud.agent_url(agent)}/"
+        assert card["supportedInterfaces"][0]["protocolVersion"] == "1.0"
+    response = httpx.post(
+        f"{cloud.agent_url('quality')}/",
+        headers={"A2A-Version": "1.0"},
+        json={
+            "jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+            "params": {"message": {"messageId": "m1", "role": "ROLE_USER",
+                                   "parts": [{"data": {"skill": "assess_quality", "inputs": {"dataset_id": "ds-nope"}}}]}},
+        },
+        timeout=30,
+    )
+    task = response.json()["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_FAILED"
+    assert "No dataset or artifact with id 'ds-nope'" in task["status"]["message"]["parts"][0]["text"]
+    agents = httpx.get(f"{cloud.api_url}/agents").json()["agents"]
+    assert {a["agent"]: a["status"] for a in agents} == {"orchestrator": "up", "ingestion": "up", "quality": "up"}
+
+
+def test_a_crashing_agent_takes_the_catch_path_and_keeps_the_upload(cloud: Any, api: httpx.Client) -> None:
+    def crash(event: Any, context: Any) -> None:
+        raise RuntimeError("segfault in /opt/secret/path")
+
+    cloud.registry.override(cloud.function_name("quality"), crash)
+    job_id = _analyze(api, sample_path(), "check the data quality")
+    job = _wait_for_job(api, job_id)
+    assert job["status"] == "failed"
+    assert job["error"]["message"]
+    steps = {s["step_id"]: s["status"] for s in job["steps"]}
+    assert steps["ingest"] == "succeeded" and steps["quality"] == "failed"
+    execution = client("stepfunctions").describe_execution(executionArn=job["execution_arn"])
+    assert execution["status"] == "FAILED"
+    history = client("stepfunctions").get_execution_history(executionArn=job["execution_arn"])["events"]
+    assert any(e["type"] == "ExecutionFailed" and e["executionFailedEventDetails"]["error"] == "AnalysisFailed"
+               for e in history)
+    # Nothing the user sent is lost.
+    bucket, key = parse_s3_uri(job["upload"]["source_uri"])
+    stored = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert stored == sample_path().read_bytes()
+
+
+def test_an_unreadable_file_fails_the_job_with_a_typed_message(cloud: Any, api: httpx.Client, tmp_path: Path) -> None:
+    bogus = tmp_path / "scan.csv"
+    bogus.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 20)
+    job_id = _analyze(api, bogus, "analyze this")
+    job = _wait_for_job(api, job_id)
+    assert job["status"] == "failed"
+    assert "pdf" in job["error"]["message"].lower()
+    bucket, key = parse_s3_uri(job["upload"]["source_uri"])
+    assert client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == bogus.read_bytes()
+
+
+def test_json_request_with_an_s3_uri(cloud: Any, api: httpx.Client) -> None:
+    bucket = cloud.stack.buckets["HubBucket"]
+    client("s3").put_object(Bucket=bucket, Key="external/tips.tsv", Body=b"day\ttip\nMon\t1.5\nTue\t2.5\nWed\t3\n")
+    response = api.post("/analyze", json={"request": "profile this", "source_uri": f"s3://{bucket}/external/tips.tsv"})
+    assert response.status_code == 202, response.text
+    job = _wait_for_job(api, response.json()["job_id"])
+    assert job["status"] == "succeeded", job.get("error")
+    assert {s["step_id"]: s["outputs"].get("rows") for s in job["steps"]}["ingest"] == "3"
