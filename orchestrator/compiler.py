@@ -65,6 +65,7 @@ RESULT_SELECTOR: dict[str, str] = {
     "outputs.$": "$.Payload.outputs",
     "task_id.$": "$.Payload.task_id",
     "state.$": "$.Payload.state",
+    "summary.$": "$.Payload.summary",
 }
 FAILURE_CAUSE = "One or more analysis steps failed; see the job record for details"
 

@@ -134,25 +134,30 @@ _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
 # --- target column detection (conservative: a wrong target is worse than none) -------------
 
-_NAME = (
-    r"""(?:"(?P<dq>[^"\n]{1,64})"|'(?P<sq>[^'\n]{1,64})'|`(?P<bq>[^`\n]{1,64})`"""
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]{0,63}))"
-)
+_QUOTED = r"""(?:"(?P<dq>[^"\n]{1,64})"|'(?P<sq>[^'\n]{1,64})'|`(?P<bq>[^`\n]{1,64})`)"""
+_WORD = r"(?<![A-Za-z0-9_])(?P<word>[A-Za-z_][A-Za-z0-9_]{0,63})"
+_NAME = rf"(?:{_QUOTED}|{_WORD})"
 _EN_EXPLICIT = re.compile(
-    rf"(?<![a-z0-9])target(?:\s+(?:column|variable|col|field))?\s*(?:[:=]|\s+is\s+|\s+(?=[\"'`]))\s*{_NAME}",
+    r"(?<![a-z0-9])target"
+    r"(?:\s+(?:column|variable|col|field)\s*(?:[:=]|\s+is\s+)?|\s*[:=]|\s+is\s+|\s+(?=[\"'`]))"
+    rf"\s*{_NAME}",
     re.IGNORECASE,
 )
 _EN_AS_TARGET = re.compile(rf"{_NAME}\s+as\s+(?:the\s+)?target(?![a-z0-9])", re.IGNORECASE)
-# "predict price" / "forecasting the demand for ..." — a single word followed by the end of the
-# clause or a preposition, so "predict customer churn" (two nouns) is left undecided.
+# "predict price" / "forecasting the demand for ..." — an unquoted name must be a single word
+# ending the clause or followed by a preposition, so "predict customer churn" (two nouns) stays
+# undecided; a quoted name is always taken as written.
+_FOLLOW = (
+    r"(?=\s*(?:$|[.,;:!?)])|\s+(?:for|from|using|with|based|by|of|in|on|given|and|at|per|over|across|"
+    r"next|into|via|column|variable|field)(?![a-z0-9]))"
+)
 _EN_PREDICT = re.compile(
-    rf"(?<![a-z0-9])(?:predict|forecast)(?:s|ing)?\s+(?:the\s+|a\s+|an\s+)?{_NAME}"
-    r"(?=\s*(?:$|[.,;:!?)]|\s(?:for|from|using|with|based|by|of|in|on|given|and|at|per|over|across|"
-    r"next|into|via|column|variable|field)(?![a-z0-9])))",
+    r"(?<![a-z0-9])(?:predict|forecast)(?:s|ing)?\s+(?:the\s+|a\s+|an\s+)?"
+    rf"(?:{_QUOTED}|{_WORD}{_FOLLOW})",
     re.IGNORECASE,
 )
 _KO_ASCII_PREDICT = re.compile(
-    rf"(?<![A-Za-z0-9_]){_NAME}\s*(?:컬럼|칼럼|열|변수)?\s*(?:을|를|의)?\s*예측"
+    rf"{_NAME}\s*(?:컬럼|칼럼|열|변수)?\s*(?:을|를|의)?\s*예측"
 )
 _KO_HANGUL_PREDICT = re.compile(
     r"(?<![가-힣A-Za-z0-9_])(?P<word>[가-힣]{1,20}?)\s*(?:컬럼|칼럼|열|변수)?(?:을|를)\s*예측"
@@ -278,6 +283,7 @@ def _build_steps(
         steps.append(_step("ingest", language, {
             "source_uri": ExecutionRef(path="$.upload.source_uri"),
             "filename": ExecutionRef(path="$.upload.filename"),
+            "upload_id": ExecutionRef(path="$.upload.upload_id"),
         }, []))
         dataset = StepOutputRef(step="ingest", output="dataset_id")
         base = ["ingest"]

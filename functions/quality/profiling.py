@@ -64,10 +64,11 @@ __all__ = [
 #:
 #: * ``completeness`` (0.35) = 1 - missing cells / all cells. Missing data is the problem that
 #:   most often invalidates an analysis, so it weighs most.
-#: * ``validity`` (0.30) = 1 - mean over columns of the column's invalid share, where a column's
-#:   invalid share is ``min(1, sum(VALIDITY_PENALTIES[kind] * affected values) / non-null values)``
-#:   (type problems: text that should be numbers, mixed types, placeholders, empty strings,
-#:   whitespace, infinities). Wrong types silently break aggregations, hence the next weight.
+#: * ``validity`` (0.30) = 1 - mean over columns of the column's penalty, where a column's penalty
+#:   is ``min(1, sum over its type problems of max(floor, per_value * affected / non-null))``
+#:   with ``(per_value, floor) = VALIDITY_PENALTIES[kind]`` (text that should be numbers, mixed
+#:   types, placeholders, empty strings, whitespace, infinities). Wrong types silently break
+#:   aggregations, hence the second-largest weight.
 #: * ``uniqueness`` (0.20) = 1 - fully duplicated rows / rows. Duplicates bias counts and sums
 #:   but are trivially fixed, so they weigh less.
 #: * ``consistency`` (0.15) = 1 - min(1, OUTLIER_PENALTY_SCALE * mean outlier share), the mean
@@ -90,22 +91,24 @@ GRADE_THRESHOLDS: tuple[tuple[Literal["A", "B", "C", "D"], float], ...] = (
     ("D", 60.0),
 )
 
-#: Validity penalty per affected value, by issue kind. ``numeric_as_text`` applies to every
-#: non-null value of the column (the whole column has the wrong type, but it is recoverable,
-#: hence 0.5); whitespace is cosmetic-but-harmful to joins and group-bys (0.25); the others make
-#: the value unusable as it stands (1.0).
-VALIDITY_PENALTIES: dict[str, float] = {
-    "numeric_as_text": 0.5,
-    "mixed_types": 1.0,
-    "placeholder_values": 1.0,
-    "empty_strings": 1.0,
-    "whitespace": 0.25,
-    "infinite_values": 1.0,
+#: Validity penalties by issue kind as ``(per_value, floor)``: ``per_value`` is charged per
+#: affected value (relative to the column's non-null values) and ``floor`` is the minimum charge
+#: once the problem occurs at all, because a single "n/a" or a single string among numbers
+#: already stops the column from being used as a typed column. ``numeric_as_text`` charges
+#: every value of the column (the whole column has the wrong type, but it converts cleanly,
+#: hence 0.5); whitespace only hurts joins and group-bys (0.25 per value, 0.05 floor).
+VALIDITY_PENALTIES: dict[str, tuple[float, float]] = {
+    "numeric_as_text": (0.5, 0.5),
+    "mixed_types": (1.0, 0.5),
+    "placeholder_values": (1.0, 0.25),
+    "infinite_values": (1.0, 0.25),
+    "empty_strings": (1.0, 0.1),
+    "whitespace": (0.25, 0.05),
 }
 
 #: Multiplier on the mean share of values flagged by both outlier rules (see ``consistency``):
-#: 2 % of such values in every numeric column costs 10 % of the dimension... times 5, i.e.
-#: 20 % of the consistency score is lost at a 4 % share, all of it at 20 %.
+#: a 2 % share costs 10 % of the dimension and a 20 % share all of it. A normal distribution
+#: has ~0.3 % such values (|z| > 3), costing ~1.5 % of the dimension.
 OUTLIER_PENALTY_SCALE = 5.0
 
 #: Tukey's fences: values below ``Q1 - k*IQR`` or above ``Q3 + k*IQR`` are outliers.
@@ -140,9 +143,7 @@ IDENTIFIER_MAX_GAP_RATIO = 2.0
 IDENTIFIER_MIN_ROWS = 3
 
 #: Text tokens that stand for "missing" when found as values (compared stripped, lower-case).
-PLACEHOLDER_TOKENS = frozenset(
-    {"na", "n/a", "#n/a", "nan", "null", "none", "nil", "missing", "-", "--", "?"}
-)
+PLACEHOLDER_TOKENS = frozenset({"na", "n/a", "#n/a", "nan", "null", "none", "nil", "missing", "-", "--", "?"})
 
 MAX_SAMPLE_ROWS = 10
 MAX_VALUE_CHARS = 200
@@ -352,6 +353,11 @@ def _num(value: float | int | None) -> str:
     return f"{number:.4g}"
 
 
+def _many(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 missing value' / '2 missing values': messages are read by people."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def _pct(share: float) -> str:
     return f"{share:.1%}"
 
@@ -508,10 +514,8 @@ def _top_values(uniques: Any, counts: np.ndarray, total: int, limit: int) -> lis
     if limit <= 0 or total == 0 or len(counts) == 0 or len(counts) == total:
         return []
     k = min(limit, len(counts))
-    if len(counts) > 4 * k:
-        candidates = np.argpartition(-counts, k - 1)[:k]
-    else:
-        candidates = np.arange(len(counts))
+    # Partial selection keeps this O(distinct) for high-cardinality columns.
+    candidates = np.argpartition(-counts, k - 1)[:k] if len(counts) > 4 * k else np.arange(len(counts))
     order = candidates[np.lexsort((candidates, -counts[candidates]))][:k]
     return [
         TopValue(
@@ -550,15 +554,18 @@ def _text_stats(
     flag needs 80 %, so the sample only skips work that could not change the outcome.
     """
     stats = _TextStats()
-    values = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
-    weights = counts
+    index = uniques if isinstance(uniques, pd.Index) else pd.Index(uniques)
+    if isinstance(index, pd.CategoricalIndex):
+        index = pd.Index(np.asarray(index, dtype=object), dtype=object)
+    weights = np.asarray(counts, dtype=np.int64)
     if str_mask is not None:
-        values = values[str_mask]
-        weights = counts[str_mask]
-    if len(values) == 0:
+        index = index[str_mask]
+        weights = weights[str_mask]
+    if len(index) == 0:
         return stats
-    text = pd.Series(values.to_numpy(), dtype="str")
-    weights = np.asarray(weights, dtype=np.int64)
+    # Already-``str`` uniques are used as they are (pyarrow-backed, vectorised); object ones
+    # are converted once so every string operation below takes the same fast path.
+    text = pd.Series(index, dtype="str", copy=False) if index.dtype == object else pd.Series(index)
     stats.strings = int(weights.sum())
 
     lengths = text.str.len().to_numpy(dtype=np.int64)
@@ -592,12 +599,12 @@ def _text_stats(
             # Map codes of all uniques to positions among the string uniques.
             remap = np.cumsum(str_mask) - 1
             sample_codes = remap[sample_codes]
-        sample = stripped.iloc[np.unique(sample_codes)]
+        sample = stripped.iloc[sample_codes]  # rows, so the share is frequency-weighted
         sample_share = float(sample.str.fullmatch(_NUMERIC_TEXT_RE).mean()) if len(sample) else 0.0
         if sample_share < _NUMERIC_GATE_SHARE:
             return stats
-    numeric = stripped.str.fullmatch(_NUMERIC_TEXT_RE).to_numpy(dtype=bool, na_value=False)
-    numeric &= candidates
+    matches = stripped.str.fullmatch(_NUMERIC_TEXT_RE).to_numpy(dtype=bool, na_value=False)
+    numeric = matches & candidates
     stats.numeric_looking = int(weights[numeric].sum())
     stats.numeric_share = stats.numeric_looking / denominator
     bad = np.flatnonzero(~numeric & ~empty)
@@ -624,9 +631,9 @@ def _value_kind(series: pd.Series) -> tuple[str, pd.Series]:
         return "numeric", series.dt.total_seconds()
     if ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype):
         return "numeric", series
-    if ptypes.is_string_dtype(dtype) and dtype != object:
+    if ptypes.is_string_dtype(dtype) and not ptypes.is_object_dtype(dtype):
         return "text", series
-    if dtype == object:
+    if ptypes.is_object_dtype(dtype):
         inferred = ptypes.infer_dtype(series, skipna=True)
         if inferred == "string":
             return "text", series
@@ -720,16 +727,11 @@ def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys)
     if nulls:
         share = nulls / rows
         severity: Severity = (
-            "error"
-            if share > MISSING_ERROR_SHARE
-            else "warning"
-            if share > MISSING_WARNING_SHARE
-            else "info"
+            "error" if share > MISSING_ERROR_SHARE else "warning" if share > MISSING_WARNING_SHARE else "info"
         )
         if share > MISSING_ERROR_SHARE:
             action = (
-                f"Drop column {col} ({_pct(share)} missing) or keep it only with a "
-                f"missing-value indicator."
+                f"Drop column {col} ({_pct(share)} missing) or keep it only with a missing-value indicator."
             )
         else:
             if numeric_fill is not None:
@@ -739,15 +741,15 @@ def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys)
             else:
                 fill = "a domain default"
             action = (
-                f"Impute {nulls:,} missing values in {col} ({fill}) or drop the {nulls:,} "
-                f"rows that lack it ({_pct(share)} of rows)."
+                f"Impute {_many(nulls, 'missing value')} in {col} ({fill}) or drop the {_many(nulls, 'row')} "
+                f"lacking it ({_pct(share)} of rows)."
             )
         _add(
             result,
             severity,
             "missing_values",
             name,
-            f"Column {col} has {nulls:,} missing values ({_pct(share)}).",
+            f"Column {col} has {_many(nulls, 'missing value')} ({_pct(share)}).",
             nulls,
             action,
         )
@@ -766,9 +768,10 @@ def _add(
     issue = Issue(severity=severity, kind=kind, column=column, message=message, count=count)
     result.findings.append(_Finding(issue, recommendation))
     if kind in VALIDITY_PENALTIES and count and result.profile.count:
-        weight = VALIDITY_PENALTIES[kind]
+        per_value, floor = VALIDITY_PENALTIES[kind]
         affected = result.profile.count if kind == "numeric_as_text" else count
-        result.invalid_share = min(1.0, result.invalid_share + weight * affected / result.profile.count)
+        charge = max(floor, per_value * affected / result.profile.count)
+        result.invalid_share = min(1.0, result.invalid_share + charge)
 
 
 def _analyse_numeric(
@@ -797,9 +800,9 @@ def _analyse_numeric(
             "error",
             "infinite_values",
             name,
-            f"Column {col} has {infinite:,} infinite values; they are excluded from its statistics.",
+            f"Column {col} has {_many(infinite, 'infinite value')}, excluded from its statistics.",
             infinite,
-            f"Replace the {infinite:,} infinite values in {col} with NA (often a division by "
+            f"Replace the {_many(infinite, 'infinite value')} in {col} with NA (often a division by "
             f"zero upstream) before computing statistics.",
         )
     ordered = np.sort(arr[finite])
@@ -857,8 +860,7 @@ def _analyse_numeric(
                 name,
                 f"Column {col} looks like an identifier: every value is distinct and {reason}.",
                 None,
-                f"Use {col} only as a key: exclude it from aggregations, correlations and "
-                f"model features.",
+                f"Use {col} only as a key: exclude it from aggregations, correlations and model features.",
             )
             return _num(pcts[3])
     if constant or n < 3:
@@ -867,15 +869,19 @@ def _analyse_numeric(
     q1, q3 = pcts[2], pcts[4]
     iqr = q3 - q1
     lower, upper = q1 - IQR_MULTIPLIER * iqr, q3 + IQR_MULTIPLIER * iqr
-    iqr_count = int(np.searchsorted(ordered, lower, side="left")) + n - int(
-        np.searchsorted(ordered, upper, side="right")
+    iqr_count = (
+        int(np.searchsorted(ordered, lower, side="left"))
+        + n
+        - int(np.searchsorted(ordered, upper, side="right"))
     )
     zscore_count = 0
     z_low = z_high = math.nan
     if std:
         z_low, z_high = mean - ctx.zscore_threshold * std, mean + ctx.zscore_threshold * std
-        zscore_count = int(np.searchsorted(ordered, z_low, side="left")) + n - int(
-            np.searchsorted(ordered, z_high, side="right")
+        zscore_count = (
+            int(np.searchsorted(ordered, z_low, side="left"))
+            + n
+            - int(np.searchsorted(ordered, z_high, side="right"))
         )
     sample_rows: list[int] = []
     both = 0
@@ -902,28 +908,26 @@ def _analyse_numeric(
     )
     result.outlier_share = both / n
     if union:
-        rows_text = ", ".join(str(i) for i in sample_rows[:5])
+        shown = sample_rows[:5]
+        where = ("row " if len(shown) == 1 else "rows ") + ", ".join(str(i) for i in shown)
         _add(
             result,
             "warning" if both else "info",
             "outliers",
             name,
-            f"Column {col} has {union:,} outliers: {iqr_count:,} outside the IQR fences "
+            f"Column {col} has {_many(union, 'outlier')}: {iqr_count:,} outside the IQR fences "
             f"[{_num(lower)}, {_num(upper)}] and {zscore_count:,} with |z| > "
             f"{_num(ctx.zscore_threshold)} ({both:,} flagged by both).",
             union,
-            f"Review the {union:,} outliers in {col} (e.g. rows {rows_text}); correct or remove "
-            f"them if they are entry errors, otherwise cap them at [{_num(lower)}, {_num(upper)}] "
+            f"Review the {_many(union, 'outlier')} in {col} (e.g. {where}); correct or remove "
+            f"entry errors, otherwise cap values at [{_num(lower)}, {_num(upper)}] "
             f"or use robust statistics (median {_num(pcts[3])}).",
         )
     if skew is not None and abs(skew) > SKEW_THRESHOLD:
         if ordered[0] > 0:
             action = f"Consider a log transform of {col} (skew {_num(skew)}) for models that assume symmetry."
         else:
-            action = (
-                f"Summarise {col} with the median and IQR rather than mean and std "
-                f"(skew {_num(skew)})."
-            )
+            action = f"Summarise {col} with the median and IQR rather than mean and std (skew {_num(skew)})."
         _add(
             result,
             "info",
@@ -939,10 +943,10 @@ def _analyse_numeric(
             "info",
             "negative_values",
             name,
-            f"Column {col} has {negatives:,} negative values although {_pct(1 - negatives / n)} "
+            f"Column {col} has {_many(negatives, 'negative value')} although {_pct(1 - negatives / n)} "
             f"of its values are non-negative.",
             negatives,
-            f"Check the {negatives:,} negative values in {col} (min {_num(low)}): sign errors, "
+            f"Check the {_many(negatives, 'negative value')} in {col} (min {_num(low)}): sign errors, "
             f"refunds or sentinel codes such as -1?",
         )
     return _num(pcts[3])
@@ -965,9 +969,10 @@ def _analyse_datetime(result: _ColumnResult, values: pd.Series, ctx: _Context) -
             "warning",
             "future_dates",
             profile.name,
-            f"Column {col} has {future:,} dates after {now.isoformat()} (latest {profile.datetime_max}).",
+            f"Column {col} has {_many(future, 'date')} after {now.isoformat()} "
+            f"(latest {profile.datetime_max}).",
             future,
-            f"Check the {future:,} future dates in {col}: wrong year, swapped day/month or "
+            f"Check the {_many(future, 'future date')} in {col}: wrong year, swapped day/month or "
             f"placeholder dates such as 2099-12-31; set them to NA if they cannot be corrected.",
         )
 
@@ -995,15 +1000,15 @@ def _analyse_text(
             dominant, dominant_n = groups.most_common(1)[0]
             minority = count - dominant_n
             detail = ", ".join(f"{g} ({n:,})" for g, n in groups.most_common())
-            if dominant == "number" or ("number" in groups and "str" in groups):
+            if dominant == "number":
                 action = (
                     f"Convert {col} with pd.to_numeric(errors='coerce') if it is a measure "
-                    f"(the {groups.get('str', 0) + groups.get('bool', 0):,} non-numeric values "
-                    f"become missing), or cast it to text if it is a code."
+                    f"(turning the {_many(minority, 'non-numeric value')} into NA), or cast it to text "
+                    f"if it is a code."
                 )
             else:
                 action = (
-                    f"Cast the {minority:,} values in {col} that are not {dominant} to {dominant} "
+                    f"Cast the {_many(minority, 'value')} in {col} that are not {dominant} to {dominant} "
                     f"so the column has one type."
                 )
             _add(
@@ -1016,11 +1021,10 @@ def _analyse_text(
                 action,
             )
         if groups.get("str", 0):
-            str_mask = np.fromiter(
-                (isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques)
-            )
+            str_mask = np.fromiter((isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques))
     text_like = kind in {"text", "object"} or (
-        kind == "categorical" and ptypes.is_string_dtype(getattr(values.dtype, "categories", pd.Index([])).dtype)
+        isinstance(values.dtype, pd.CategoricalDtype)
+        and ptypes.is_string_dtype(values.dtype.categories.dtype)
     )
     stats = _TextStats()
     if text_like and (kind != "object" or str_mask is not None):
@@ -1050,7 +1054,9 @@ def _analyse_text(
     else:
         profile.logical_type = "string"
 
-    if profile.logical_type == "categorical" and distinct > HIGH_CARDINALITY_DISTINCT:
+    numbers_as_text = stats.numeric_looking > 0 and stats.numeric_share >= NUMERIC_TEXT_MIN_SHARE
+    # Numbers stored as text are a measure, not a category: their cardinality is no problem.
+    if profile.logical_type == "categorical" and distinct > HIGH_CARDINALITY_DISTINCT and not numbers_as_text:
         _add(
             result,
             "warning",
@@ -1062,11 +1068,11 @@ def _analyse_text(
             f"frequency/target encoding instead of one-hot encoding.",
         )
 
-    if stats.numeric_looking and stats.numeric_share >= NUMERIC_TEXT_MIN_SHARE:
+    if numbers_as_text:
         examples = ", ".join(repr(e) for e in stats.non_numeric_examples)
         bad = stats.strings - stats.numeric_looking
         tail = (
-            f"; the {bad:,} other values (e.g. {examples}) would become missing"
+            f"; the {_many(bad, 'other value')} (e.g. {examples}) would become missing"
             if stats.non_numeric_examples
             else ""
         )
@@ -1076,7 +1082,7 @@ def _analyse_text(
             "numeric_as_text",
             name,
             f"Column {col} stores numbers as text: {stats.numeric_looking:,} of its "
-            f"{stats.strings:,} text values ({_pct(stats.numeric_share)} of the non-empty ones) "
+            f"{stats.strings:,} text values ({_pct(stats.numeric_share)} of those not blank or placeholders) "
             f"look numeric.",
             stats.numeric_looking,
             f"Convert {col} to numeric with pd.to_numeric(errors='coerce'){tail}.",
@@ -1088,10 +1094,11 @@ def _analyse_text(
             "warning",
             "placeholder_values",
             name,
-            f"Column {col} has {stats.placeholders:,} placeholder values meaning 'missing' ({examples}).",
+            f"Column {col} has {_many(stats.placeholders, 'placeholder value')} meaning 'missing' "
+            f"({examples}).",
             stats.placeholders,
-            f"Replace the {stats.placeholders:,} placeholders ({examples}) in {col} with NA so "
-            f"they count as missing.",
+            f"Replace the placeholders {examples} in {col} "
+            f"({_many(stats.placeholders, 'value')}) with NA so they count as missing.",
         )
     if stats.empty:
         _add(
@@ -1099,9 +1106,9 @@ def _analyse_text(
             "warning",
             "empty_strings",
             name,
-            f"Column {col} has {stats.empty:,} empty or blank strings.",
+            f"Column {col} has {_many(stats.empty, 'empty or blank string')}.",
             stats.empty,
-            f"Treat the {stats.empty:,} empty strings in {col} as missing (replace '' with NA) "
+            f"Treat the {_many(stats.empty, 'empty string')} in {col} as missing (replace '' with NA) "
             f"before analysis.",
         )
     if stats.whitespace:
@@ -1110,9 +1117,9 @@ def _analyse_text(
             "info",
             "whitespace",
             name,
-            f"Column {col} has {stats.whitespace:,} values with leading or trailing whitespace.",
+            f"Column {col} has {_many(stats.whitespace, 'value')} with leading or trailing whitespace.",
             stats.whitespace,
-            f"Strip leading/trailing whitespace from the {stats.whitespace:,} affected values in "
+            f"Strip leading/trailing whitespace from the {_many(stats.whitespace, 'affected value')} in "
             f"{col} (str.strip()) so equal values group together.",
         )
 
@@ -1120,6 +1127,11 @@ def _analyse_text(
 # --------------------------------------------------------------------------------------------
 # Table
 # --------------------------------------------------------------------------------------------
+
+
+def _rank(finding: _Finding) -> tuple[int, int, int]:
+    """Most severe first, then most affected values, then discovery order (stable)."""
+    return (_SEVERITY_RANK[finding.issue.severity], -(finding.issue.count or 0), finding.order)
 
 
 def profile_table(
@@ -1210,14 +1222,14 @@ def profile_table(
             "warning",
             "duplicate_column_names",
             None,
-            f"{len(repeated):,} column names occur more than once: {listed}.",
+            f"{_many(len(repeated), 'column name')} occur(s) more than once: {listed}.",
             len(repeated),
             f"Rename the repeated columns ({listed}) so each name is unique.",
         )
 
     if rows == 0 or n_columns == 0:
-        kind = "empty_table" if n_columns else "no_columns"
-        what = "no rows" if rows == 0 else "no columns"
+        kind = "empty_table" if rows == 0 else "no_columns"
+        what = "no rows" if n_columns else "no columns" if rows else "no rows and no columns"
         _add(
             table,
             "error",
@@ -1238,9 +1250,9 @@ def profile_table(
                 "warning",
                 "duplicate_rows",
                 None,
-                f"{duplicate_rows:,} rows ({_pct(share)}) are exact duplicates of an earlier row.",
+                f"{_many(duplicate_rows, 'row')} ({_pct(share)}) duplicate an earlier row exactly.",
                 duplicate_rows,
-                f"Drop the {duplicate_rows:,} fully duplicated rows (frame.drop_duplicates()) "
+                f"Drop the {_many(duplicate_rows, 'fully duplicated row')} (frame.drop_duplicates()) "
                 f"unless repeated records are expected.",
             )
         outlier_shares = [r.outlier_share for r in results if r.outlier_share is not None]
@@ -1248,10 +1260,11 @@ def profile_table(
             "completeness": 1.0 - missing_cells / total_cells,
             "validity": 1.0 - sum(r.invalid_share for r in results) / n_columns,
             "uniqueness": 1.0 - duplicate_rows / rows,
-            "consistency": 1.0
-            - min(1.0, OUTLIER_PENALTY_SCALE * (sum(outlier_shares) / len(outlier_shares)))
-            if outlier_shares
-            else 1.0,
+            "consistency": (
+                1.0 - min(1.0, OUTLIER_PENALTY_SCALE * sum(outlier_shares) / len(outlier_shares))
+                if outlier_shares
+                else 1.0
+            ),
         }
         breakdown = {k: round(100.0 * v, 1) for k, v in dimensions.items()}
         score = round(100.0 * sum(SCORE_WEIGHTS[k] * v for k, v in dimensions.items()), 1)
@@ -1260,14 +1273,10 @@ def profile_table(
     findings = table.findings + [f for r in results for f in r.findings]
     for order, finding in enumerate(findings):
         finding.order = order
-    findings.sort(
-        key=lambda f: (_SEVERITY_RANK[f.issue.severity], -(f.issue.count or 0), f.order)
-    )
-    recommendations = list(
-        dict.fromkeys(f.recommendation for f in findings if f.recommendation)
-    )
+    findings.sort(key=_rank)
+    recommendations = list(dict.fromkeys(f.recommendation for f in findings if f.recommendation))
     for r in results:
-        r.profile.issues = [f.issue for f in r.findings]
+        r.profile.issues = [f.issue for f in sorted(r.findings, key=_rank)]
 
     report = QualityReport(
         rows=rows,

@@ -58,15 +58,16 @@ def test_unreachable_orchestrator_fails_the_job_and_keeps_the_upload(cloud: Any)
     )
     with pytest.raises(AgentUnavailableError):
         service.submit(request="analyze", session_id=None, upload=Upload("d.csv", b"a,b\n1,2\n", "text/csv"))
-    uploads = [i for i in data_hub().list_by_job(_only_job_id()) if i.kind == "upload"]
+    job_id = _only_job_id(cloud)
+    uploads = [i for i in data_hub().list_by_job(job_id) if i.kind == "upload"]
     assert len(uploads) == 1
     assert data_hub().read_bytes(uploads[0].s3_uri) == b"a,b\n1,2\n"
-    job = job_store().get(_only_job_id())
+    job = job_store().get(job_id)
     assert job.status == "failed" and job.error is not None and job.error["code"] == "agent_unavailable"
 
 
-def _only_job_id() -> str:
-    items = client("dynamodb").scan(TableName=job_store()._table)["Items"]  # noqa: SLF001
+def _only_job_id(cloud: Any) -> str:
+    items = client("dynamodb").scan(TableName=cloud.stack.tables["JobsTable"])["Items"]
     ids = {i["job_id"]["S"] for i in items if i["sk"]["S"] == "JOB"}
     assert len(ids) == 1
     return ids.pop()
