@@ -609,7 +609,13 @@ def _load_text(payload: bytes, kind: str, limits: LoadLimits, notes: list[str]) 
                 details={"detected_type": "HTML/XML document"},
             )
     if kind in (FORMAT_JSON, FORMAT_JSONL):
-        frame, fmt = _load_json(text, prefer_lines=kind == FORMAT_JSONL, limits=limits, notes=notes)
+        frame, fmt = _load_json(
+            text,
+            lambda: _utf8_bytes(payload, text, encoding),
+            prefer_lines=kind == FORMAT_JSONL,
+            limits=limits,
+            notes=notes,
+        )
         return LoadedTable(frame, fmt, encoding, None, notes)
 
     preferred = "\t" if kind == FORMAT_TSV else None
@@ -617,16 +623,19 @@ def _load_text(payload: bytes, kind: str, limits: LoadLimits, notes: list[str]) 
     if preferred and delimiter != preferred:
         notes.append(f"The file name suggests tab-separated values but the fields are separated by {delimiter!r}.")
     # pandas' C parser is about 6x faster on UTF-8 bytes than on a Python string.
-    if encoding == "utf-8":
-        buffer = payload
-    elif encoding == "utf-8-sig":
-        buffer = payload[3:]
-    else:
-        buffer = text.encode("utf-8")
+    buffer = _utf8_bytes(payload, text, encoding)
     del text
     frame = _read_delimited(buffer, delimiter, head, limits, notes)
     fmt = FORMAT_TSV if delimiter == "\t" else FORMAT_CSV
     return LoadedTable(frame, fmt, encoding, delimiter, notes)
+
+
+def _utf8_bytes(payload: bytes, text: str, encoding: str) -> bytes:
+    if encoding == "utf-8":
+        return payload
+    if encoding == "utf-8-sig":
+        return payload[len(codecs.BOM_UTF8) :]
+    return text.encode("utf-8")
 
 
 def _records(sample: str, delimiter: str) -> list[list[str]]:
@@ -728,10 +737,12 @@ def _csv_parse_error(message: str) -> ParseError:
         )
     eof = _CSV_EOF_ERROR.search(message)
     if eof:
-        row = eof.group(1)
+        # pandas counts this one from 0 at the header; report it like the other error (header = 1).
+        line = str(int(eof.group(1)) + 1)
         return ParseError(
-            f"A quoted value starting at row {row} is never closed (unbalanced double quote).",
-            details={"row": row},
+            f"A quoted value starting on line {line} is never closed (unbalanced double quote). "
+            "(Lines are counted from the header as line 1.)",
+            details={"line": line},
         )
     return ParseError(f"Could not parse the delimited text: {_clean_message(message)}")
 
@@ -748,10 +759,17 @@ def _clean_message(message: str) -> str:
 # --------------------------------------------------------------------------------- JSON
 
 
-def _load_json(text: str, *, prefer_lines: bool, limits: LoadLimits, notes: list[str]) -> tuple[pd.DataFrame, str]:
+def _load_json(
+    text: str,
+    utf8: Callable[[], bytes],
+    *,
+    prefer_lines: bool,
+    limits: LoadLimits,
+    notes: list[str],
+) -> tuple[pd.DataFrame, str]:
     if prefer_lines:
         try:
-            return _records_frame(_parse_json_lines(text, limits), limits), FORMAT_JSONL
+            return _load_json_lines(text, utf8, limits), FORMAT_JSONL
         except ParseError as lines_error:
             try:
                 document = json.loads(text)
@@ -764,7 +782,7 @@ def _load_json(text: str, *, prefer_lines: bool, limits: LoadLimits, notes: list
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             # One complete value followed by more: the usual shape of JSON Lines.
-            return _records_frame(_parse_json_lines(text, limits), limits), FORMAT_JSONL
+            return _load_json_lines(text, utf8, limits), FORMAT_JSONL
         raise ParseError(
             f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
             details={"line": str(exc.lineno), "column": str(exc.colno)},
@@ -772,6 +790,63 @@ def _load_json(text: str, *, prefer_lines: bool, limits: LoadLimits, notes: list
     except RecursionError:
         raise ParseError("The JSON is nested too deeply to read.") from None
     return _frame_from_document(document, limits, notes), FORMAT_JSON
+
+
+def _load_json_lines(text: str, utf8: Callable[[], bytes], limits: LoadLimits) -> pd.DataFrame:
+    frame = _json_lines_with_arrow(utf8())
+    if frame is not None:
+        return frame
+    return _records_frame(_parse_json_lines(text, limits), limits)
+
+
+def _json_lines_with_arrow(utf8: bytes) -> pd.DataFrame | None:
+    """Parse JSON Lines with pyarrow's C++ reader, about 6x faster than the stdlib per record.
+
+    Returns ``None`` whenever its result could differ from the stdlib path (a field changing
+    type, lists, invalid lines, oversized records), so the caller falls back to the path that
+    also produces precise error messages.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    read_options = pa_json.ReadOptions(block_size=8 << 20)
+    try:
+        table = pa_json.read_json(io.BytesIO(utf8), read_options=read_options)
+        schema = _arrow_schema_for_pandas(table.schema)
+        if schema is None:
+            return None
+        if not schema.equals(table.schema):
+            # pyarrow turns ISO-looking strings into naive second-resolution timestamps (and
+            # drops "Z"); re-read them as text so dates get the same inference as every format.
+            parse_options = pa_json.ParseOptions(explicit_schema=schema)
+            table = pa_json.read_json(io.BytesIO(utf8), read_options=read_options, parse_options=parse_options)
+        while any(pa.types.is_struct(item.type) for item in table.schema):
+            table = table.flatten()
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, OSError):
+        return None
+
+
+def _arrow_schema_for_pandas(schema: Any) -> Any:
+    import pyarrow as pa
+
+    def rewrite(data_type: Any) -> Any:
+        if pa.types.is_timestamp(data_type):
+            return pa.string()
+        if pa.types.is_struct(data_type):
+            fields = [data_type.field(index) for index in range(data_type.num_fields)]
+            children = [rewrite(item.type) for item in fields]
+            if any(child is None for child in children):
+                return None
+            return pa.struct([pa.field(item.name, child) for item, child in zip(fields, children, strict=True)])
+        if pa.types.is_nested(data_type):
+            return None  # lists and maps: the stdlib path stores them as JSON text
+        return data_type
+
+    rewritten = [rewrite(item.type) for item in schema]
+    if any(data_type is None for data_type in rewritten):
+        return None
+    return pa.schema([pa.field(item.name, data_type) for item, data_type in zip(schema, rewritten, strict=True)])
 
 
 def _parse_json_lines(text: str, limits: LoadLimits) -> list[dict[str, Any]]:
@@ -938,7 +1013,7 @@ def _load_excel(payload: bytes, limits: LoadLimits, notes: list[str]) -> tuple[p
             if rows is None:
                 skipped.append(worksheet.title)
                 continue
-            others = [name for name in sheet_names if name != worksheet.title]
+            others = [name for name in sheet_names if name != worksheet.title and name not in skipped]
             if skipped:
                 notes.append("Skipped empty sheets: " + ", ".join(_quote(name) for name in skipped) + ".")
             if others:

@@ -237,4 +237,8 @@ def _issue_counts(report: QualityReport) -> str:
     counts = {"error": 0, "warning": 0, "info": 0}
     for issue in report.issues:
         counts[issue.severity] += 1
-    return f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
+    errors, warnings = counts["error"], counts["warning"]
+    return (
+        f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}, "
+        f"{counts['info']} info"
+    )
