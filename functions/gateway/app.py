@@ -1,6 +1,6 @@
 """The gateway's HTTP API (FastAPI): one entry point for analyses, jobs, progress and agents."""
-
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI must resolve the Annotated dependency aliases
+# defined inside create_gateway_app at runtime.
 
 import asyncio
 import json

@@ -11,7 +11,7 @@ from functions.gateway.service import AnalysisService, LambdaOrchestratorClient
 
 
 @lru_cache(maxsize=1)
-def get_service() -> AnalysisService:
+def _service() -> AnalysisService:
     settings = get_settings()
     return AnalysisService(
         hub=data_hub(),
@@ -22,6 +22,11 @@ def get_service() -> AnalysisService:
         ),
         max_upload_bytes=settings.limits.max_upload_bytes,
     )
+
+
+def get_service() -> AnalysisService:
+    # A plain function: FastAPI would read lru_cache's (*args, **kwargs) as request parameters.
+    return _service()
 
 
 app = create_gateway_app(get_service=get_service, get_settings=get_settings)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
@@ -33,6 +34,14 @@ from typing import Any, Final
 
 import charset_normalizer
 import pandas as pd
+from analystack.errors import (
+    DataTooLargeError,
+    DecodingError,
+    EmptyDataError,
+    InvalidInputError,
+    ParseError,
+    UnsupportedFormatError,
+)
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
@@ -43,15 +52,6 @@ from pandas.api.types import (
     is_string_dtype,
 )
 from pandas.tseries.api import guess_datetime_format
-
-from analystack.errors import (
-    DataTooLargeError,
-    DecodingError,
-    EmptyDataError,
-    InvalidInputError,
-    ParseError,
-    UnsupportedFormatError,
-)
 
 __all__ = ["LoadLimits", "LoadedTable", "infer_schema", "load_table"]
 
@@ -160,6 +160,9 @@ _TYPE_SAMPLE_SIZE: Final = 1000
 _DELIMITERS: Final = (",", ";", "\t", "|")
 
 _CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# Zero-width and bidirectional-override characters make two names look identical or make a
+# name render backwards ("Trojan Source"); in a column name they are never intended.
+_INVISIBLE_CHARS: Final = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _VALUE_CONTROL_PATTERN: Final = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _FORMULA_PATTERN: Final = r"[=+\-@\t\r]"
 _SIGNED_NUMBER_PATTERN: Final = r"[+\-]?[\d.,]+%?"
@@ -167,6 +170,8 @@ _SIGNED_NUMBER_PATTERN: Final = r"[+\-]?[\d.,]+%?"
 _NUMBER_NOISE_PATTERN: Final = r"[\s\u00a0\u202f$€£¥₩￦￥]"
 _US_NUMBER: Final = r"[+\-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+\-]?\d+)?"
 _EU_NUMBER: Final = r"[+\-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+# A four-digit year, a d/m/y triple, or a month name.
+_DATE_PART_PATTERN: Final = r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}|[A-Za-z]{3}"
 _BOOLEANS: Final[dict[str, bool]] = {"true": True, "false": False, "yes": True, "no": False}
 _CSV_FIELDS_ERROR: Final = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _CSV_EOF_ERROR: Final = re.compile(r"EOF inside string starting at row (\d+)")
@@ -507,7 +512,9 @@ def _reconcile_with_content(kind: str | None, payload: bytes, *, compressed: boo
         assert kind is not None
         if _looks_binary(payload):
             raise ParseError(f"The file is not a valid {_KIND_LABELS[kind]} file; it may be damaged.")
-        notes.append(f"The file name suggests {_KIND_LABELS[kind]} but the content is text; loaded it as text.")
+        notes.append(
+            f"The file name suggests {_KIND_LABELS[kind]} but the content is text; loaded it as text."
+        )
         return _TEXT
     if kind is None:
         if _looks_binary(payload):
@@ -530,8 +537,8 @@ def _decode(payload: bytes, notes: list[str]) -> tuple[str, str]:
                 return payload.decode(codec), codecs.lookup(codec).name
             except UnicodeDecodeError as exc:
                 raise DecodingError(
-                    f"The file starts with a {codec.upper()} byte-order mark but is not valid {codec.upper()} "
-                    f"(invalid bytes at offset {exc.start}).",
+                    f"The file starts with a {codec.upper()} byte-order mark but is not valid "
+                    f"{codec.upper()} (invalid bytes at offset {exc.start}).",
                     details={"offset": str(exc.start)},
                 ) from None
     utf16 = _utf16_without_bom(payload[:_SNIFF_BYTES])
@@ -541,7 +548,9 @@ def _decode(payload: bytes, notes: list[str]) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
         else:
-            notes.append(f"The text has no byte-order mark; decoded it as {utf16.upper()} from its byte pattern.")
+            notes.append(
+                f"The text has no byte-order mark; decoded it as {utf16.upper()} from its byte pattern."
+            )
             return text, utf16
     try:
         return payload.decode("utf-8"), "utf-8"
@@ -552,7 +561,9 @@ def _decode(payload: bytes, notes: list[str]) -> tuple[str, str]:
             text = payload.decode(candidate)
         except (UnicodeDecodeError, LookupError):
             continue
-        notes.append(f"The text is not UTF-8; decoded it as {candidate} (detected automatically, please check).")
+        notes.append(
+            f"The text is not UTF-8; decoded it as {candidate} (detected automatically, please check)."
+        )
         return text, candidate
     raise DecodingError(
         "Could not decode the file as text: it is not valid UTF-8 (first invalid byte at offset "
@@ -605,13 +616,14 @@ def _load_text(payload: bytes, kind: str, limits: LoadLimits, notes: list[str]) 
             kind = FORMAT_JSON
         elif stripped.startswith("<"):
             raise UnsupportedFormatError(
-                f"The file is an HTML or XML document, which is not a supported table format. {_SUPPORTED_HINT}",
+                "The file is an HTML or XML document, which is not a supported table format. "
+                + _SUPPORTED_HINT,
                 details={"detected_type": "HTML/XML document"},
             )
     if kind in (FORMAT_JSON, FORMAT_JSONL):
         frame, fmt = _load_json(
             text,
-            lambda: _utf8_bytes(payload, text, encoding),
+            functools.partial(_utf8_bytes, payload, text, encoding),
             prefer_lines=kind == FORMAT_JSONL,
             limits=limits,
             notes=notes,
@@ -621,7 +633,9 @@ def _load_text(payload: bytes, kind: str, limits: LoadLimits, notes: list[str]) 
     preferred = "\t" if kind == FORMAT_TSV else None
     delimiter = _detect_delimiter(head, preferred)
     if preferred and delimiter != preferred:
-        notes.append(f"The file name suggests tab-separated values but the fields are separated by {delimiter!r}.")
+        notes.append(
+            f"The file name suggests tab-separated values but the fields are separated by {delimiter!r}."
+        )
     # pandas' C parser is about 6x faster on UTF-8 bytes than on a Python string.
     buffer = _utf8_bytes(payload, text, encoding)
     del text
@@ -684,7 +698,9 @@ def _detect_delimiter(sample: str, preferred: str | None) -> str:
     return best
 
 
-def _read_delimited(buffer: bytes, delimiter: str, head: str, limits: LoadLimits, notes: list[str]) -> pd.DataFrame:
+def _read_delimited(
+    buffer: bytes, delimiter: str, head: str, limits: LoadLimits, notes: list[str]
+) -> pd.DataFrame:
     header_rows = _records(head, delimiter)
     header = header_rows[0] if header_rows else None
     if header is not None and len(header) > limits.max_columns:
@@ -709,8 +725,15 @@ def _read_delimited(buffer: bytes, delimiter: str, head: str, limits: LoadLimits
         raise ParseError(f"Could not parse the delimited text: {_clean_message(str(exc))}") from None
 
     if not isinstance(frame.index, pd.RangeIndex):
-        # Every data row had one more field than the header (R's write.table does this): pandas
-        # turned the first field into the index. Keep it as data instead of hiding it.
+        # The first data row had more fields than the header, so pandas turned the extra
+        # leading fields into an index. One extra field is R's write.table layout (row names
+        # without a header cell): keep it as data. More than one is a malformed file.
+        extra = frame.index.nlevels
+        if extra > 1:
+            raise ParseError(
+                f"The first data row has {frame.shape[1] + extra} fields but the header has "
+                f"{frame.shape[1]}; the row may contain unquoted delimiters."
+            )
         frame = frame.reset_index()
         if header is not None:
             header = ["", *header]
@@ -775,7 +798,9 @@ def _load_json(
                 document = json.loads(text)
             except (ValueError, RecursionError):
                 raise lines_error from None
-            notes.append("The file is named as JSON Lines but holds a single JSON document; loaded it as JSON.")
+            notes.append(
+                "The file is named as JSON Lines but holds a single JSON document; loaded it as JSON."
+            )
             return _frame_from_document(document, limits, notes), FORMAT_JSON
     try:
         document = json.loads(text)
@@ -819,7 +844,9 @@ def _json_lines_with_arrow(utf8: bytes) -> pd.DataFrame | None:
             # pyarrow turns ISO-looking strings into naive second-resolution timestamps (and
             # drops "Z"); re-read them as text so dates get the same inference as every format.
             parse_options = pa_json.ParseOptions(explicit_schema=schema)
-            table = pa_json.read_json(io.BytesIO(utf8), read_options=read_options, parse_options=parse_options)
+            table = pa_json.read_json(
+                io.BytesIO(utf8), read_options=read_options, parse_options=parse_options
+            )
         while any(pa.types.is_struct(item.type) for item in table.schema):
             table = table.flatten()
         return table.to_pandas()
@@ -838,7 +865,9 @@ def _arrow_schema_for_pandas(schema: Any) -> Any:
             children = [rewrite(item.type) for item in fields]
             if any(child is None for child in children):
                 return None
-            return pa.struct([pa.field(item.name, child) for item, child in zip(fields, children, strict=True)])
+            return pa.struct(
+                [pa.field(item.name, child) for item, child in zip(fields, children, strict=True)]
+            )
         if pa.types.is_nested(data_type):
             return None  # lists and maps: the stdlib path stores them as JSON text
         return data_type
@@ -846,7 +875,9 @@ def _arrow_schema_for_pandas(schema: Any) -> Any:
     rewritten = [rewrite(item.type) for item in schema]
     if any(data_type is None for data_type in rewritten):
         return None
-    return pa.schema([pa.field(item.name, data_type) for item, data_type in zip(schema, rewritten, strict=True)])
+    return pa.schema(
+        [pa.field(item.name, data_type) for item, data_type in zip(schema, rewritten, strict=True)]
+    )
 
 
 def _parse_json_lines(text: str, limits: LoadLimits) -> list[dict[str, Any]]:
@@ -863,7 +894,11 @@ def _parse_json_lines(text: str, limits: LoadLimits) -> list[dict[str, Any]]:
         joined = json.loads("[" + ",".join(line for _, line in lines) + "]")
     except (ValueError, RecursionError):
         joined = None
-    if isinstance(joined, list) and len(joined) == len(lines) and all(isinstance(item, dict) for item in joined):
+    if (
+        isinstance(joined, list)
+        and len(joined) == len(lines)
+        and all(isinstance(item, dict) for item in joined)
+    ):
         return joined
     records: list[dict[str, Any]] = []
     for number, line in lines:
@@ -919,8 +954,12 @@ def _frame_from_document(document: object, limits: LoadLimits, notes: list[str])
         lengths = {len(value) for value in values}
         if len(lengths) == 1:
             return _columns_frame(document, limits)
-        described = ", ".join(f"{_quote(str(key))}: {len(value)}" for key, value in list(document.items())[:5])
-        raise ParseError(f"The JSON object's arrays have different lengths ({described}); they cannot be columns.")
+        described = ", ".join(
+            f"{_quote(str(key))}: {len(value)}" for key, value in list(document.items())[:5]
+        )
+        raise ParseError(
+            f"The JSON object's arrays have different lengths ({described}); they cannot be columns."
+        )
     record_keys = [key for key, value in document.items() if _is_records(value)]
     if record_keys:
         chosen = record_keys[0]
@@ -955,7 +994,8 @@ def _records_frame(items: list[Any], limits: LoadLimits) -> pd.DataFrame:
     if dict_count:
         position = next(index for index, item in enumerate(items) if not isinstance(item, dict))
         raise ParseError(
-            f"The JSON array mixes objects with other values (item {position + 1} is a {_json_type(items[position])})."
+            f"The JSON array mixes objects with other values (item {position + 1} is a "
+            f"{_json_type(items[position])})."
         )
     if all(isinstance(item, list) for item in items):
         width = max(len(item) for item in items)
@@ -997,7 +1037,9 @@ def _load_excel(payload: bytes, limits: LoadLimits, notes: list[str]) -> tuple[p
     except Exception as exc:
         # openpyxl raises a wide variety of types for a damaged workbook (KeyError for a
         # missing part, XML errors, zipfile errors); all mean the same thing to the user.
-        raise ParseError("The Excel workbook could not be opened; it may be damaged or password-protected.") from exc
+        raise ParseError(
+            "The Excel workbook could not be opened; it may be damaged or password-protected."
+        ) from exc
     try:
         sheet_names = list(workbook.sheetnames)
         skipped: list[str] = []
@@ -1008,7 +1050,8 @@ def _load_excel(payload: bytes, limits: LoadLimits, notes: list[str]) -> tuple[p
                 raise
             except Exception as exc:
                 raise ParseError(
-                    f"The Excel sheet {_quote(worksheet.title)} could not be read; the workbook may be damaged."
+                    f"The Excel sheet {_quote(worksheet.title)} could not be read; "
+                    "the workbook may be damaged."
                 ) from exc
             if rows is None:
                 skipped.append(worksheet.title)
@@ -1020,7 +1063,8 @@ def _load_excel(payload: bytes, limits: LoadLimits, notes: list[str]) -> tuple[p
                 shown = ", ".join(_quote(name) for name in others[:10])
                 more = f" and {len(others) - 10} more" if len(others) > 10 else ""
                 notes.append(
-                    f"Loaded sheet {_quote(worksheet.title)}; the workbook's other sheets were not loaded: {shown}{more}."
+                    f"Loaded sheet {_quote(worksheet.title)}; the workbook's other sheets were not "
+                    f"loaded: {shown}{more}."
                 )
             header, body = rows
             frame = pd.DataFrame(body, columns=range(len(header)), dtype=object)
@@ -1125,14 +1169,18 @@ def _load_parquet(payload: bytes, limits: LoadLimits) -> pd.DataFrame:
             table = table.flatten()
         return table.to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise ParseError("The Parquet file could not be read; it may be damaged or use an unsupported type.") from exc
+        raise ParseError(
+            "The Parquet file could not be read; it may be damaged or use an unsupported type."
+        ) from exc
 
 
 # ---------------------------------------------------------------------------- finishing
 
 
 def _too_many_rows(limit: int) -> DataTooLargeError:
-    return DataTooLargeError(f"The table has more than {limit:,} rows, over the limit.", details={"limit_rows": str(limit)})
+    return DataTooLargeError(
+        f"The table has more than {limit:,} rows, over the limit.", details={"limit_rows": str(limit)}
+    )
 
 
 def _too_many_columns(count: int, limit: int) -> DataTooLargeError:
@@ -1142,7 +1190,9 @@ def _too_many_columns(count: int, limit: int) -> DataTooLargeError:
     )
 
 
-def _finalise(frame: pd.DataFrame, limits: LoadLimits, notes: list[str], *, decimal_comma: bool) -> pd.DataFrame:
+def _finalise(
+    frame: pd.DataFrame, limits: LoadLimits, notes: list[str], *, decimal_comma: bool
+) -> pd.DataFrame:
     rows, columns = frame.shape
     if columns == 0:
         raise EmptyDataError("The table has no columns.")
@@ -1185,6 +1235,10 @@ def _normalise_names(raw_names: Sequence[object], notes: list[str]) -> list[str]
         name = _CONTROL_CHARS.sub(" ", original)
         if name != original:
             why.append("control characters removed")
+        visible = _INVISIBLE_CHARS.sub("", name)
+        if visible != name:
+            why.append("invisible formatting characters removed")
+        name = visible
         stripped = name.strip()
         if stripped != name and stripped:
             why.append("surrounding whitespace removed")
@@ -1244,7 +1298,9 @@ def _infer_column(column: pd.Series, name: str, *, decimal_comma: bool) -> tuple
     if kind in ("datetime", "datetime64", "date"):
         converted = _attempt_datetime(column, {})
         return (converted, None) if converted is not None else (column, None)
-    if kind in ("mixed", "mixed-integer") and any(isinstance(value, list | dict | tuple) for value in present):
+    if kind in ("mixed", "mixed-integer") and any(
+        isinstance(value, list | dict | tuple) for value in present
+    ):
         # Containers cannot go to Parquet reliably when mixed with scalars; JSON text keeps
         # them readable and lossless.
         encoded = column.map(lambda value: value if _is_missing(value) else json.dumps(value, default=str))
@@ -1259,7 +1315,7 @@ def _infer_column(column: pd.Series, name: str, *, decimal_comma: bool) -> tuple
 def _is_missing(value: object) -> bool:
     if isinstance(value, list | dict | tuple):
         return False
-    return bool(pd.isna(value))  # type: ignore[arg-type]
+    return bool(pd.isna(value))
 
 
 def _spread_sample(values: pd.Series, size: int = _TYPE_SAMPLE_SIZE) -> pd.Series:
@@ -1350,11 +1406,13 @@ def _to_number(strings: pd.Series, decimal_comma: bool) -> pd.Series:
 
 
 def _looks_like_dates(sample: pd.Series) -> bool:
-    # Without a digit nothing is a date ("March" alone would become this year's March 1st),
-    # and very short tokens like "10-20" are more often codes or ranges than dates.
+    # The parsers are lenient and fill in what is missing from today's date, so require a
+    # visible date part: without one "March" becomes this year's March 1st and "10:30:00"
+    # today at 10:30. Very short tokens like "10-20" are more often codes than dates.
     has_digit = sample.str.contains(r"\d", regex=True).fillna(False)
+    has_date_part = sample.str.contains(_DATE_PART_PATTERN, regex=True).fillna(False)
     long_enough = sample.str.len() >= 6
-    return float((has_digit & long_enough).mean()) >= CONVERSION_THRESHOLD
+    return float((has_digit & has_date_part & long_enough).mean()) >= CONVERSION_THRESHOLD
 
 
 def _datetime_strategies(sample: pd.Series) -> Iterable[dict[str, Any]]:

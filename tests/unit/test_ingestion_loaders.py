@@ -8,6 +8,7 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Sequence
 
 import numpy as np
 import openpyxl
@@ -15,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from analystack.errors import (
     DataTooLargeError,
     DecodingError,
@@ -24,6 +24,7 @@ from analystack.errors import (
     ParseError,
     UnsupportedFormatError,
 )
+
 from functions.ingestion.loaders import LoadedTable, LoadLimits, infer_schema, load_table
 
 pytestmark = pytest.mark.unit
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.unit
 # ----------------------------------------------------------------------------- helpers
 
 
-def _xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
+def _xlsx(sheets: dict[str, Sequence[Sequence[object]]]) -> bytes:
     workbook = openpyxl.Workbook()
     workbook.remove(workbook.active)
     for title, rows in sheets.items():
@@ -128,7 +129,7 @@ def test_tsv_extension_with_comma_content_uses_the_real_delimiter() -> None:
 
 
 def test_semicolon_csv_with_decimal_commas_becomes_float() -> None:
-    content = "item;price;weight\nA;1.234,50;0,5\nB;12,25;1,75\nC;3,00;2\n".encode()
+    content = b"item;price;weight\nA;1.234,50;0,5\nB;12,25;1,75\nC;3,00;2\n"
 
     table = load_table(content, "eu.csv")
 
@@ -174,6 +175,11 @@ def test_header_one_field_short_keeps_first_field_as_data() -> None:
     assert _warned(table, "one field fewer")
 
 
+def test_first_row_with_several_extra_fields_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="first data row has 4 fields but the header has 2"):
+        load_table(b"a,b\n1,2,3,4\n5,6\n", "extra.csv")
+
+
 def test_single_column_csv() -> None:
     table = load_table(b"city\nSeoul\nBusan\n", "cities.csv")
 
@@ -185,7 +191,12 @@ def test_single_column_csv() -> None:
 
 
 def test_cp949_korean_headers_and_values() -> None:
-    text = "이름,도시,금액,가입일\n김철수,서울,\"￦1,000\",2024-01-05\n이영희,부산,\"￦2,500\",2024-02-10\n박민수,대구,\"￦30,000\",2024-03-15\n"
+    text = (
+        "이름,도시,금액,가입일\n"
+        '김철수,서울,"￦1,000",2024-01-05\n'
+        '이영희,부산,"￦2,500",2024-02-10\n'
+        '박민수,대구,"￦30,000",2024-03-15\n'
+    )
     content = text.encode("cp949")
     with pytest.raises(UnicodeDecodeError):
         content.decode("utf-8")
@@ -310,9 +321,9 @@ def test_column_below_numeric_threshold_stays_text() -> None:
 def test_dates_become_datetime() -> None:
     content = (
         b"iso,us,text,stamp\n"
-        b"2024-01-05,01/31/2024,\"Jan 5, 2024\",2024-01-05T10:00:00\n"
-        b"2024-02-10,02/29/2024,\"Feb 10, 2024\",2024-02-10T11:30:15\n"
-        b"2024-03-15,12/01/2023,\"Mar 15, 2024\",2024-03-15T23:59:59\n"
+        b'2024-01-05,01/31/2024,"Jan 5, 2024",2024-01-05T10:00:00\n'
+        b'2024-02-10,02/29/2024,"Feb 10, 2024",2024-02-10T11:30:15\n'
+        b'2024-03-15,12/01/2023,"Mar 15, 2024",2024-03-15T23:59:59\n'
     )
 
     table = load_table(content, "dates.csv")
@@ -370,12 +381,18 @@ def test_mostly_dates_with_a_bad_value() -> None:
     assert _warned(table, "'day'", "dates", "1 value(s)", "NaT")
 
 
-def test_short_codes_and_month_names_are_not_dates() -> None:
-    content = b"range,month\n10-20,March\n5-3,April\n7-12,May\n"
+def test_codes_times_and_month_names_are_not_dates() -> None:
+    content = (
+        b"range,month,time,phone,version,ip\n"
+        b"10-20,March,10:30:00,010-1234-5678,1.2.3,192.168.0.1\n"
+        b"5-3,April,11:45:00,010-9876-5432,1.10.0,10.0.0.1\n"
+        b"7-12,May,23:59:59,011-222-3333,2.0.1,8.8.8.8\n"
+    )
 
     table = load_table(content, "codes.csv")
 
-    assert _dtypes(table) == {"range": "str", "month": "str"}
+    assert set(_dtypes(table).values()) == {"str"}
+    assert table.frame["time"].tolist() == ["10:30:00", "11:45:00", "23:59:59"]
 
 
 def test_yes_no_and_true_false_become_booleans() -> None:
@@ -442,7 +459,9 @@ def test_json_single_object_becomes_one_row() -> None:
 
 
 def test_json_lists_inside_values_are_kept_as_json_text() -> None:
-    table = load_table(b'[{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}, {"id": 3, "tags": null}]', "t.json")
+    table = load_table(
+        b'[{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}, {"id": 3, "tags": null}]', "t.json"
+    )
 
     assert table.frame["tags"].iloc[0] == '["a", "b"]'
     assert table.frame["tags"].iloc[1] == "[]"
@@ -795,7 +814,14 @@ def test_binary_extension_with_binary_garbage_is_a_parse_error() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"   \n\t\r\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf  \n", "  \n".encode("utf-16"), gzip.compress(b"  \n")],
+    [
+        b"",
+        b"   \n\t\r\n",
+        b"\xef\xbb\xbf",
+        b"\xef\xbb\xbf  \n",
+        "  \n".encode("utf-16"),
+        gzip.compress(b"  \n"),
+    ],
 )
 def test_empty_input_raises_empty_data(content: bytes) -> None:
     with pytest.raises(EmptyDataError):
@@ -853,7 +879,13 @@ def test_excel_row_limit() -> None:
 @pytest.mark.parametrize(
     ("content", "filename"),
     [
-        (b",".join(b"c%d" % index for index in range(6)) + b"\n" + b",".join(b"1" for _ in range(6)) + b"\n", "w.csv"),
+        (
+            b",".join(b"c%d" % index for index in range(6))
+            + b"\n"
+            + b",".join(b"1" for _ in range(6))
+            + b"\n",
+            "w.csv",
+        ),
         (json.dumps([{f"c{index}": 1 for index in range(6)}]).encode(), "w.json"),
         (json.dumps({"n": {f"c{index}": 1 for index in range(6)}}).encode(), "nested.json"),
     ],
@@ -871,6 +903,16 @@ def test_parquet_and_excel_column_limits() -> None:
     excel = _xlsx({"S": [[f"c{index}" for index in range(6)], [1] * 6]})
     with pytest.raises(DataTooLargeError, match="6 columns"):
         load_table(excel, "w.xlsx", limits=LoadLimits(max_columns=5))
+
+
+def test_xlsx_that_unpacks_far_beyond_the_byte_limit_is_refused() -> None:
+    content = _xlsx({"S": [["text"]] + [["the same long sentence repeated " * 4] for _ in range(3000)]})
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    assert expanded > 10 * len(content)  # precondition: a highly compressible workbook
+
+    with pytest.raises(DataTooLargeError, match="unpacks to"):
+        load_table(content, "dense.xlsx", limits=LoadLimits(max_bytes=len(content)))
 
 
 def test_invalid_limits_are_programming_errors() -> None:
@@ -925,6 +967,16 @@ def test_control_characters_and_long_names_are_cleaned() -> None:
     assert not any("\x07" in note for note in table.warnings)
 
 
+def test_invisible_characters_are_removed_from_names() -> None:
+    content = "\u202eevil\u202c,to\u200btal\n1,2\n".encode()
+
+    table = load_table(content, "bidi.csv")
+
+    assert list(table.frame.columns) == ["evil", "total"]
+    assert _warned(table, "Column 1", "invisible formatting characters removed")
+    assert _warned(table, "Column 2", "invisible formatting characters removed")
+
+
 def test_non_string_column_names_become_strings() -> None:
     content = _xlsx({"S": [[2023, 2024, 1.5], [1, 2, 3]]})
 
@@ -935,7 +987,7 @@ def test_non_string_column_names_become_strings() -> None:
 
 
 def test_formula_looking_cells_are_kept_as_text_with_a_warning() -> None:
-    content = b'name,cmd\nkim,"=cmd|\' /C calc\'!A0"\nlee,@SUM(1+1)\npark,-5\nchoi,+hyperlink\n'
+    content = b"name,cmd\nkim,\"=cmd|' /C calc'!A0\"\nlee,@SUM(1+1)\npark,-5\nchoi,+hyperlink\n"
 
     table = load_table(content, "inject.csv")
 
@@ -955,7 +1007,7 @@ def test_control_characters_in_values_are_kept_with_a_warning() -> None:
 
 def test_error_messages_never_contain_the_path() -> None:
     with pytest.raises(ParseError) as caught:
-        load_table(b"a,b\n1,2,3,4\n5,6\n", "/srv/uploads/secret-tenant/file.csv")
+        load_table(b"a,b\n1,2\n3,4,5\n", "/srv/uploads/secret-tenant/file.csv")
 
     assert "secret-tenant" not in caught.value.message
     assert "/srv" not in caught.value.message
@@ -1010,7 +1062,9 @@ def test_infer_schema_categorical_thresholds() -> None:
 
 
 def test_infer_schema_on_loaded_table_and_bad_input() -> None:
-    table = load_table(b"n,p,flag,day,region\n1,$2.50,yes,2024-01-01,east\n2,$3.00,no,2024-01-02,west\n", "s.csv")
+    table = load_table(
+        b"n,p,flag,day,region\n1,$2.50,yes,2024-01-01,east\n2,$3.00,no,2024-01-02,west\n", "s.csv"
+    )
 
     assert [(item["name"], item["logical_type"]) for item in infer_schema(table.frame)] == [
         ("n", "integer"),
@@ -1020,7 +1074,7 @@ def test_infer_schema_on_loaded_table_and_bad_input() -> None:
         ("region", "string"),
     ]
     with pytest.raises(InvalidInputError):
-        infer_schema([1, 2, 3])  # type: ignore[arg-type]
+        infer_schema([1, 2, 3])
 
 
 # --------------------------------------------------------------------------- performance
@@ -1065,3 +1119,20 @@ def test_one_million_rows_by_ten_columns_loads_in_seconds() -> None:
     assert table.frame["amount"].iloc[0] == int(frame["amount"].iloc[0].replace(",", ""))
     # Generous bound: it takes ~3 s here; a per-row Python loop would take far longer.
     assert elapsed < 20, f"loading took {elapsed:.1f} s"
+
+
+def test_loader_module_stays_pure_logic() -> None:
+    import ast
+    from pathlib import Path
+
+    import functions.ingestion.loaders as loaders
+
+    tree = ast.parse(Path(loaders.__file__).read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+
+    assert imported.isdisjoint({"boto3", "botocore", "fastapi", "a2a", "os"})

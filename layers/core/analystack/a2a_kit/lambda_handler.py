@@ -28,10 +28,23 @@ _TERMINAL_FAILURES = {"TASK_STATE_FAILED", "TASK_STATE_REJECTED", "TASK_STATE_CA
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 
+class _RootPathFix:
+    """Mangum strips the base path ``/a2a/<agent>`` to ``""`` for the API root; the A2A JSON-RPC
+    endpoint lives at ``/``, so an empty path is served as ``/`` instead of a redirect."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and not scope.get("path"):
+            scope = {**scope, "path": "/", "raw_path": b"/"}
+        await self._app(scope, receive, send)
+
+
 def make_lambda_handler(app: FastAPI, *, api_gateway_base_path: str = "/") -> LambdaHandler:
     """Wrap ``app`` for Lambda; ``lifespan="off"`` because startup would run on every invoke."""
     adapter = Mangum(
-        app,
+        _RootPathFix(app),
         lifespan="off",
         api_gateway_base_path=api_gateway_base_path,
         text_mime_types=A2A_MIME_TYPES,

@@ -109,6 +109,9 @@ def install(registry: HandlerRegistry) -> Callable[[], None]:
         try:
             registry.resolve(function_name)
         except KeyError:
+            # Unknown to the project: moto's simple backend would answer "OK" even for a function
+            # that does not exist; looking it up first raises ResourceNotFound like Lambda does.
+            self.get_function(function_name, qualifier)
             return original(self, function_name, qualifier, body, headers, response_headers)
         event = json.loads(body) if body else {}
         if headers.get("X-Amz-Invocation-Type") == "Event":
