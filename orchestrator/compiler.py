@@ -111,17 +111,22 @@ def compile_plan(
 
     # Finalize also catches: if recording success fails, RecordFailure still closes the job.
     finalize = _invoke_task(
-        finalize_function_arn, "finalize",
+        finalize_function_arn,
+        "finalize",
         {"skill": "finalize", "job_id.$": "$.job_id", "status": "succeeded", "steps.$": "$.steps"},
     )
     finalize.update({"ResultPath": None, "Retry": _copy(RETRY), "Catch": _copy(CATCH), "End": True})
     states[FINALIZE_STATE] = finalize
 
     record_failure = _invoke_task(
-        finalize_function_arn, "record_failure",
+        finalize_function_arn,
+        "record_failure",
         {
-            "skill": "finalize", "job_id.$": "$.job_id", "status": "failed",
-            "error.$": "$.error", "steps.$": "$.steps",
+            "skill": "finalize",
+            "job_id.$": "$.job_id",
+            "status": "failed",
+            "error.$": "$.error",
+            "steps.$": "$.steps",
         },
     )
     record_failure.update({"ResultPath": None, "Retry": _copy(RETRY), "Next": JOB_FAILED_STATE})
@@ -170,11 +175,13 @@ def _step_task(step: PlanStep, function_arn: str) -> dict[str, Any]:
         "inputs": step_inputs(step),
     }
     task = _invoke_task(function_arn, step.id, data)
-    task.update({
-        "ResultSelector": dict(RESULT_SELECTOR),
-        "ResultPath": f"$.steps.{step.id}",
-        "Retry": _copy(RETRY),
-    })
+    task.update(
+        {
+            "ResultSelector": dict(RESULT_SELECTOR),
+            "ResultPath": f"$.steps.{step.id}",
+            "Retry": _copy(RETRY),
+        }
+    )
     return task
 
 

@@ -201,7 +201,7 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
             if dep not in colour:
                 continue
             if colour[dep] == grey:
-                return [*stack[stack.index(dep):], dep]
+                return [*stack[stack.index(dep) :], dep]
             if colour[dep] == white:
                 found = visit(dep)
                 if found:

@@ -30,7 +30,14 @@ Language = Literal["ko", "en"]
 
 #: Intents in the order their steps appear in a plan (codegen last: it reproduces the others).
 INTENT_ORDER: tuple[Intent, ...] = (
-    "quality", "eda", "visualization", "automl", "mlops", "nlp", "realtime", "codegen"
+    "quality",
+    "eda",
+    "visualization",
+    "automl",
+    "mlops",
+    "nlp",
+    "realtime",
+    "codegen",
 )
 
 
@@ -56,54 +63,124 @@ class _StepSpec:
 
 
 _STEPS: dict[str, _StepSpec] = {
-    "ingest": _StepSpec("ingestion", "ingest",
-                        "Load the uploaded file into the data hub as a dataset",
-                        "업로드된 파일을 데이터 허브에 데이터셋으로 적재"),
-    "quality": _StepSpec("quality", "assess_quality",
-                         "Profile the data and assess its quality (missing values, outliers, types)",
-                         "데이터 프로파일링 및 품질 평가 (결측치, 이상치, 타입)"),
-    "eda": _StepSpec("eda", "explore",
-                     "Explore distributions, correlations and patterns",
-                     "분포, 상관관계, 패턴 탐색"),
-    "visualization": _StepSpec("visualization", "visualize",
-                               "Recommend and render charts and a dashboard",
-                               "데이터에 맞는 차트와 대시보드 생성"),
-    "automl": _StepSpec("automl", "train_model",
-                        "Train, tune and evaluate prediction models",
-                        "예측 모델 학습, 튜닝 및 평가"),
-    "mlops": _StepSpec("mlops", "track_model",
-                       "Track the experiment and register the trained model",
-                       "실험 기록 및 학습된 모델 등록"),
-    "nlp": _StepSpec("nlp", "answer_question",
-                     "Answer the question in natural language over the data",
-                     "자연어 질문에 대해 데이터로 답변"),
-    "realtime": _StepSpec("realtime", "stream_summary",
-                          "Summarise the stream with windowed aggregates",
-                          "스트림 데이터를 시간 구간별로 집계 요약"),
-    "codegen": _StepSpec("codegen", "generate_notebook",
-                         "Generate a reproducible Python notebook of the analysis",
-                         "분석을 재현하는 파이썬 노트북 생성"),
+    "ingest": _StepSpec(
+        "ingestion",
+        "ingest",
+        "Load the uploaded file into the data hub as a dataset",
+        "업로드된 파일을 데이터 허브에 데이터셋으로 적재",
+    ),
+    "quality": _StepSpec(
+        "quality",
+        "assess_quality",
+        "Profile the data and assess its quality (missing values, outliers, types)",
+        "데이터 프로파일링 및 품질 평가 (결측치, 이상치, 타입)",
+    ),
+    "eda": _StepSpec(
+        "eda", "explore", "Explore distributions, correlations and patterns", "분포, 상관관계, 패턴 탐색"
+    ),
+    "visualization": _StepSpec(
+        "visualization",
+        "visualize",
+        "Recommend and render charts and a dashboard",
+        "데이터에 맞는 차트와 대시보드 생성",
+    ),
+    "automl": _StepSpec(
+        "automl", "train_model", "Train, tune and evaluate prediction models", "예측 모델 학습, 튜닝 및 평가"
+    ),
+    "mlops": _StepSpec(
+        "mlops",
+        "track_model",
+        "Track the experiment and register the trained model",
+        "실험 기록 및 학습된 모델 등록",
+    ),
+    "nlp": _StepSpec(
+        "nlp",
+        "answer_question",
+        "Answer the question in natural language over the data",
+        "자연어 질문에 대해 데이터로 답변",
+    ),
+    "realtime": _StepSpec(
+        "realtime",
+        "stream_summary",
+        "Summarise the stream with windowed aggregates",
+        "스트림 데이터를 시간 구간별로 집계 요약",
+    ),
+    "codegen": _StepSpec(
+        "codegen",
+        "generate_notebook",
+        "Generate a reproducible Python notebook of the analysis",
+        "분석을 재현하는 파이썬 노트북 생성",
+    ),
 }
 
 # English terms: (regex fragment, whole word?). A prefix term matches at a word start and
 # absorbs the rest of the word; a whole-word term must also end at a word boundary.
 _EN_TERMS: dict[Intent, tuple[tuple[str, bool], ...]] = {
-    "quality": (("clean", False), ("quality", False), ("missing", False), ("outlier", False),
-                ("profil", False), ("anomal", False), ("duplicat", False)),
-    "eda": (("analy[sz]", False), ("statistic", False), ("stats", True), ("correlat", False),
-            ("distribut", False), ("explor", False), ("insight", False), ("trend", False),
-            ("eda", True), ("pattern", False)),
-    "visualization": (("chart", False), ("plot", False), ("graph", False), ("visuali[sz]", False),
-                      ("dashboard", False), ("histogram", False), ("heatmap", False)),
-    "automl": (("predict", False), ("forecast", False), ("model", False), ("train", False),
-               ("classif", False), ("regress", False), (r"machine\s+learning", False), ("ml", True),
-               ("automl", True)),
-    "mlops": (("deploy", False), ("drift", False), ("registry", False), ("track", False),
-              ("mlops", True), ("mlflow", True)),
-    "codegen": (("code", False), ("notebook", False), ("python", False), ("script", False),
-                ("jupyter", False)),
-    "nlp": (("sentiment", False), ("text", False), ("topic", False), ("quer(?:y|ies)", True), ("sql", True),
-            (r"natural\s+language", False), ("nlp", True)),
+    "quality": (
+        ("clean", False),
+        ("quality", False),
+        ("missing", False),
+        ("outlier", False),
+        ("profil", False),
+        ("anomal", False),
+        ("duplicat", False),
+    ),
+    "eda": (
+        ("analy[sz]", False),
+        ("statistic", False),
+        ("stats", True),
+        ("correlat", False),
+        ("distribut", False),
+        ("explor", False),
+        ("insight", False),
+        ("trend", False),
+        ("eda", True),
+        ("pattern", False),
+    ),
+    "visualization": (
+        ("chart", False),
+        ("plot", False),
+        ("graph", False),
+        ("visuali[sz]", False),
+        ("dashboard", False),
+        ("histogram", False),
+        ("heatmap", False),
+    ),
+    "automl": (
+        ("predict", False),
+        ("forecast", False),
+        ("model", False),
+        ("train", False),
+        ("classif", False),
+        ("regress", False),
+        (r"machine\s+learning", False),
+        ("ml", True),
+        ("automl", True),
+    ),
+    "mlops": (
+        ("deploy", False),
+        ("drift", False),
+        ("registry", False),
+        ("track", False),
+        ("mlops", True),
+        ("mlflow", True),
+    ),
+    "codegen": (
+        ("code", False),
+        ("notebook", False),
+        ("python", False),
+        ("script", False),
+        ("jupyter", False),
+    ),
+    "nlp": (
+        ("sentiment", False),
+        ("text", False),
+        ("topic", False),
+        ("quer(?:y|ies)", True),
+        ("sql", True),
+        (r"natural\s+language", False),
+        ("nlp", True),
+    ),
     "realtime": (("stream", False), (r"real[\s-]?time", True), ("live", True)),
 }
 
@@ -156,9 +233,7 @@ _EN_PREDICT = re.compile(
     rf"(?:{_QUOTED}|{_WORD}{_FOLLOW})",
     re.IGNORECASE,
 )
-_KO_ASCII_PREDICT = re.compile(
-    rf"{_NAME}\s*(?:컬럼|칼럼|열|변수)?\s*(?:을|를|의)?\s*예측"
-)
+_KO_ASCII_PREDICT = re.compile(rf"{_NAME}\s*(?:컬럼|칼럼|열|변수)?\s*(?:을|를|의)?\s*예측")
 _KO_HANGUL_PREDICT = re.compile(
     r"(?<![가-힣A-Za-z0-9_])(?P<word>[가-힣]{1,20}?)\s*(?:컬럼|칼럼|열|변수)?(?:을|를)\s*예측"
 )
@@ -167,16 +242,88 @@ _KO_EXPLICIT = re.compile(
 )
 #: Explicit declarations first, then the looser "predict X" forms.
 _TARGET_PATTERNS = (
-    _EN_EXPLICIT, _EN_AS_TARGET, _KO_EXPLICIT, _EN_PREDICT, _KO_ASCII_PREDICT, _KO_HANGUL_PREDICT
+    _EN_EXPLICIT,
+    _EN_AS_TARGET,
+    _KO_EXPLICIT,
+    _EN_PREDICT,
+    _KO_ASCII_PREDICT,
+    _KO_HANGUL_PREDICT,
 )
 _TARGET_STOPWORDS = {
-    "the", "a", "an", "whether", "if", "which", "what", "how", "who", "when", "where", "why", "future",
-    "next", "value", "values", "model", "models", "using", "with", "from", "for", "on", "in", "it",
-    "this", "that", "these", "those", "data", "dataset", "outcome", "outcomes", "result", "results",
-    "something", "anything", "trend", "trends", "ml", "them", "its", "their", "my", "our", "your",
-    "and", "or", "to", "of", "by", "is", "be", "will", "can", "ai", "automl",
-    "데이터", "결과", "값", "미래", "이것", "그것", "것", "수치", "모델", "향후", "다음", "추세", "결과값",
-    "데이터셋", "무엇", "이", "그",
+    "the",
+    "a",
+    "an",
+    "whether",
+    "if",
+    "which",
+    "what",
+    "how",
+    "who",
+    "when",
+    "where",
+    "why",
+    "future",
+    "next",
+    "value",
+    "values",
+    "model",
+    "models",
+    "using",
+    "with",
+    "from",
+    "for",
+    "on",
+    "in",
+    "it",
+    "this",
+    "that",
+    "these",
+    "those",
+    "data",
+    "dataset",
+    "outcome",
+    "outcomes",
+    "result",
+    "results",
+    "something",
+    "anything",
+    "trend",
+    "trends",
+    "ml",
+    "them",
+    "its",
+    "their",
+    "my",
+    "our",
+    "your",
+    "and",
+    "or",
+    "to",
+    "of",
+    "by",
+    "is",
+    "be",
+    "will",
+    "can",
+    "ai",
+    "automl",
+    "데이터",
+    "결과",
+    "값",
+    "미래",
+    "이것",
+    "그것",
+    "것",
+    "수치",
+    "모델",
+    "향후",
+    "다음",
+    "추세",
+    "결과값",
+    "데이터셋",
+    "무엇",
+    "이",
+    "그",
 }
 
 
@@ -280,11 +427,18 @@ def _build_steps(
     dataset: StepInput
     base: list[str]  # the steps every dataset reader must list (a StepOutputRef needs its step there)
     if source.kind == "upload":
-        steps.append(_step("ingest", language, {
-            "source_uri": ExecutionRef(path="$.upload.source_uri"),
-            "filename": ExecutionRef(path="$.upload.filename"),
-            "upload_id": ExecutionRef(path="$.upload.upload_id"),
-        }, []))
+        steps.append(
+            _step(
+                "ingest",
+                language,
+                {
+                    "source_uri": ExecutionRef(path="$.upload.source_uri"),
+                    "filename": ExecutionRef(path="$.upload.filename"),
+                    "upload_id": ExecutionRef(path="$.upload.upload_id"),
+                },
+                [],
+            )
+        )
         dataset = StepOutputRef(step="ingest", output="dataset_id")
         base = ["ingest"]
     else:
@@ -318,23 +472,31 @@ def _build_steps(
 
 def _step(step_id: str, language: Language, inputs: dict[str, StepInput], depends_on: list[str]) -> PlanStep:
     spec = _STEPS[step_id]
-    return PlanStep.model_validate({
-        "id": step_id,
-        "agent": spec.agent,
-        "skill": spec.skill,
-        "description": spec.ko if language == "ko" else spec.en,
-        "inputs": inputs,
-        "depends_on": depends_on,
-    })
+    return PlanStep.model_validate(
+        {
+            "id": step_id,
+            "agent": spec.agent,
+            "skill": spec.skill,
+            "description": spec.ko if language == "ko" else spec.en,
+            "inputs": inputs,
+            "depends_on": depends_on,
+        }
+    )
 
 
 _WHY_ADDED = {
-    "vague": {"en": "no specific analysis was named, so a general exploration with charts is planned",
-              "ko": "구체적인 분석 요청이 없어 기본 탐색 분석과 시각화를 계획했습니다"},
-    "charts": {"en": "visualization presents the exploration's findings as charts",
-               "ko": "탐색 결과를 차트로 보여주기 위해 시각화를 추가했습니다"},
-    "mlops": {"en": "model tracking needs a trained model, so automl was added",
-              "ko": "모델 추적에는 학습된 모델이 필요하여 automl을 추가했습니다"},
+    "vague": {
+        "en": "no specific analysis was named, so a general exploration with charts is planned",
+        "ko": "구체적인 분석 요청이 없어 기본 탐색 분석과 시각화를 계획했습니다",
+    },
+    "charts": {
+        "en": "visualization presents the exploration's findings as charts",
+        "ko": "탐색 결과를 차트로 보여주기 위해 시각화를 추가했습니다",
+    },
+    "mlops": {
+        "en": "model tracking needs a trained model, so automl was added",
+        "ko": "모델 추적에는 학습된 모델이 필요하여 automl을 추가했습니다",
+    },
 }
 
 
@@ -352,8 +514,9 @@ def _rationale(
             first += "."
         notes = [_WHY_ADDED[why]["ko"] for _, why in added]
     else:
-        first = ("After ingesting the upload, every" if source.kind == "upload" else "Every") + \
-            " analysis starts by profiling data quality"
+        first = (
+            "After ingesting the upload, every" if source.kind == "upload" else "Every"
+        ) + " analysis starts by profiling data quality"
         if named:
             mapping = ", ".join(f"{'/'.join(repr(w) for w in words)} → {intent}" for intent, words in named)
             first += f"; keywords {mapping}."
@@ -380,13 +543,17 @@ def _drop_unavailable(
     reasons: dict[str, str] = {}
     for step in steps:  # declaration order: references always point backwards
         if step.agent not in available:
-            reasons[step.id] = (f"agent '{step.agent}' is not available" if language == "en"
-                                else f"'{step.agent}' 에이전트를 사용할 수 없음")
+            reasons[step.id] = (
+                f"agent '{step.agent}' is not available"
+                if language == "en"
+                else f"'{step.agent}' 에이전트를 사용할 수 없음"
+            )
             continue
         needed = next((ref for ref in step.output_refs() if ref.step in reasons), None)
         if needed is not None:
             reasons[step.id] = (
-                f"needs '{needed.output}' from dropped step '{needed.step}'" if language == "en"
+                f"needs '{needed.output}' from dropped step '{needed.step}'"
+                if language == "en"
                 else f"제외된 '{needed.step}' 단계의 '{needed.output}' 출력이 필요함"
             )
     if not reasons:

@@ -16,6 +16,7 @@ from analystack.errors import AnalystackError, InvalidInputError
 from analystack.hub import DataHub
 from analystack.jobs import JobStore, StepRecord
 from analystack.models import JobStatus, utc_now
+
 from orchestrator.compiler import compile_plan, state_machine_name
 from orchestrator.planner import DataSource, plan_request
 from orchestrator.synthesis import narrate
@@ -52,8 +53,11 @@ class AnalyzeSkill:
         source = DataSource(kind="upload" if job.upload else "dataset")
         available = {name for name in self._functions if name != "orchestrator"}
         plan = plan_request(job.request, source=source, available_agents=available)
-        report(30, f"planned {len(plan.steps)} steps: {' -> '.join(s.id for s in plan.steps)} ({plan.planner} planner)",
-               stage="planning")
+        report(
+            30,
+            f"planned {len(plan.steps)} steps: {' -> '.join(s.id for s in plan.steps)} ({plan.planner} planner)",
+            stage="planning",
+        )
         definition = compile_plan(
             plan,
             function_arns={name: fn for name, fn in self._functions.items() if name != "orchestrator"},
@@ -78,12 +82,21 @@ class AnalyzeSkill:
             plan=plan.model_dump(mode="json"),
             state_machine_arn=machine_arn,
             execution_arn=execution_arn,
-            steps=[StepRecord(step_id=s.id, agent=s.agent, skill=s.skill, description=s.description) for s in plan.steps],
+            steps=[
+                StepRecord(step_id=s.id, agent=s.agent, skill=s.skill, description=s.description)
+                for s in plan.steps
+            ],
         )
         note = "" if self._llm_configured else " — no LLM configured, heuristic planner used"
-        report(90, f"started Step Functions execution {execution_arn.rsplit(':', 1)[-1]}{note}", stage="running")
+        report(
+            90, f"started Step Functions execution {execution_arn.rsplit(':', 1)[-1]}{note}", stage="running"
+        )
         return SkillResult(
-            outputs={"execution_arn": execution_arn, "state_machine_arn": machine_arn, "planner": plan.planner},
+            outputs={
+                "execution_arn": execution_arn,
+                "state_machine_arn": machine_arn,
+                "planner": plan.planner,
+            },
             summary=f"Plan of {len(plan.steps)} steps started ({plan.planner} planner)",
         )
 
@@ -110,7 +123,9 @@ class FinalizeSkill:
         for record in job.steps:
             result = steps.get(record.step_id)
             if result:
-                record = record.model_copy(update={"status": "succeeded", "outputs": result.get("outputs", {})})
+                record = record.model_copy(
+                    update={"status": "succeeded", "outputs": result.get("outputs", {})}
+                )
             elif status != "succeeded" and not failure_assigned:
                 record = record.model_copy(update={"status": "failed", "error": error_text})
                 failure_assigned = True
@@ -118,8 +133,12 @@ class FinalizeSkill:
                 record = record.model_copy(update={"status": "skipped"})
             records.append(record)
         summary = narrate(
-            request=job.request, status=status, steps=steps, error=error_text,
-            llm_configured=self._llm_configured, planner=job.planner or "heuristic",
+            request=job.request,
+            status=status,
+            steps=steps,
+            error=error_text,
+            llm_configured=self._llm_configured,
+            planner=job.planner or "heuristic",
         )
         artifacts = [i.item_id for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
         self._jobs.update(
@@ -131,9 +150,15 @@ class FinalizeSkill:
             error={"code": "analysis_failed", "message": error_text} if error_text else None,
             result={"artifact_ids": artifacts},
         )
-        report(100, "analysis finished" if status == "succeeded" else f"analysis failed: {error_text}",
-               stage="finalizing")
-        return SkillResult(outputs={"status": status, "artifacts": str(len(artifacts))}, summary=summary)
+        report(
+            100,
+            "analysis finished" if status == "succeeded" else f"analysis failed: {error_text}",
+            stage="finalizing",
+        )
+        return SkillResult(
+            outputs={"status": status, "artifacts": str(len(artifacts))},
+            summary=f"job {status}: {len(records)} steps, {len(artifacts)} artifacts",
+        )
 
 
 def _error_message(error: Any) -> str:

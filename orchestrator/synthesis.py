@@ -11,8 +11,15 @@ from typing import Any
 _NO_LLM_NOTE = "Planned by the heuristic planner and narrated from a template (no LLM is configured)."
 
 
-def narrate(*, request: str, status: str, steps: dict[str, dict[str, Any]], error: str | None,
-            llm_configured: bool, planner: str) -> str:
+def narrate(
+    *,
+    request: str,
+    status: str,
+    steps: dict[str, dict[str, Any]],
+    error: str | None,
+    llm_configured: bool,
+    planner: str,
+) -> str:
     lines = [f"Request: {request.strip() or '(none)'}"]
     ingest = steps.get("ingest", {}).get("outputs", {})
     if ingest:
@@ -34,7 +41,9 @@ def narrate(*, request: str, status: str, steps: dict[str, dict[str, Any]], erro
             lines.append(f"{step_id}: {summary}")
     if status == "failed":
         lines.append(f"The analysis failed: {error or 'an agent reported an error'}. Your upload is kept.")
-    lines.append(_NO_LLM_NOTE if not llm_configured or planner == "heuristic" else f"Planned by the {planner} planner.")
+    lines.append(
+        _NO_LLM_NOTE if not llm_configured or planner == "heuristic" else f"Planned by the {planner} planner."
+    )
     return "\n".join(lines)
 
 

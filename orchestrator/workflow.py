@@ -16,14 +16,16 @@ class StepFunctionsRunner:
         body = json.dumps(definition)
         try:
             response = self._sfn.create_state_machine(
-                name=name, definition=body, roleArn=self._role_arn, type="STANDARD",
+                name=name,
+                definition=body,
+                roleArn=self._role_arn,
+                type="STANDARD",
                 tags=[{"key": "analystack:kind", "value": "plan"}],
             )
             return str(response["stateMachineArn"])
         except self._sfn.exceptions.StateMachineAlreadyExists as exc:
             # The name is a content hash, so an existing machine has this very definition.
-            arn = _arn_from_error(exc) or self._find(name)
-            return arn
+            return _arn_from_error(exc) or self._find(name)
 
     def _find(self, name: str) -> str:
         paginator = self._sfn.get_paginator("list_state_machines")
@@ -44,7 +46,7 @@ def _arn_from_error(exc: Exception) -> str | None:
     message = str(exc)
     marker = "arn:"
     if marker in message:
-        candidate = message[message.index(marker):].split()[0].strip("'\".,")
+        candidate = message[message.index(marker) :].split()[0].strip("'\".,")
         if ":stateMachine:" in candidate:
             return candidate
     return None

@@ -15,7 +15,12 @@ import pandas as pd
 OUT = Path(__file__).resolve().parents[1] / "layers" / "core" / "analystack" / "samples" / "sales.csv"
 
 PRODUCTS = {
-    "Electronics": [("Wireless Earbuds", 89.0), ("Smartwatch", 199.0), ("Bluetooth Speaker", 59.0), ("Tablet", 329.0)],
+    "Electronics": [
+        ("Wireless Earbuds", 89.0),
+        ("Smartwatch", 199.0),
+        ("Bluetooth Speaker", 59.0),
+        ("Tablet", 329.0),
+    ],
     "Home": [("Air Purifier", 149.0), ("Coffee Maker", 79.0), ("Desk Lamp", 35.0), ("Blender", 65.0)],
     "Fashion": [("Running Shoes", 110.0), ("Backpack", 55.0), ("Rain Jacket", 95.0), ("Sunglasses", 45.0)],
     "Grocery": [("Green Tea Set", 18.0), ("Olive Oil", 14.0), ("Kimchi Pack", 9.5), ("Coffee Beans", 22.0)],
@@ -63,12 +68,15 @@ def build(rows: int = 2400, seed: int = 7) -> pd.DataFrame:
     outliers = rng.choice(rows, 6, replace=False)
     frame.loc[outliers, "quantity"] = [250, 400, 310, 500, 275, 380]
     frame.loc[outliers, "revenue"] = (
-        pd.to_numeric(frame.loc[outliers, "unit_price"], errors="coerce").fillna(50) * frame.loc[outliers, "quantity"]
+        pd.to_numeric(frame.loc[outliers, "unit_price"], errors="coerce").fillna(50)
+        * frame.loc[outliers, "quantity"]
     ).round(2)
     padded = rng.choice(rows, 30, replace=False)
     frame.loc[padded, "category"] = frame.loc[padded, "category"].map(lambda c: f" {c} ")
     typed = rng.choice(rows, 8, replace=False)
-    frame.loc[typed, "unit_price"] = frame.loc[typed, "unit_price"].map(lambda p: f"${p}" if pd.notna(p) else p)
+    frame.loc[typed, "unit_price"] = frame.loc[typed, "unit_price"].map(
+        lambda p: f"${p}" if pd.notna(p) else p
+    )
     duplicates = frame.iloc[rng.choice(rows, 15, replace=False)]
     frame = pd.concat([frame, duplicates], ignore_index=True)
     return frame.sort_values("order_date", kind="stable").reset_index(drop=True)

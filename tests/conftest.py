@@ -34,7 +34,9 @@ def lambda_context() -> Callable[[str], Any]:
 
     def make(agent: str) -> LambdaContext:
         name = f"analystack-{agent}"
-        return LambdaContext(function_name=name, invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
+        return LambdaContext(
+            function_name=name, invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        )
 
     return make
 

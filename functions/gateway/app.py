@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
+from analystack.errors import AnalystackError, InvalidInputError
+from analystack.settings import Settings
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from analystack.errors import AnalystackError, InvalidInputError
-from analystack.settings import Settings
 from functions.gateway.service import AnalysisService, Upload
 
 MAX_SSE_WAIT_SECONDS = 25.0  # API Gateway cuts integrations at 29 s
@@ -64,29 +64,44 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
             if file is None or isinstance(file, str):
                 raise InvalidInputError("Multipart requests need a 'file' field with the data file")
             upload = Upload(
-                filename=file.filename or "upload", content=await file.read(),
+                filename=file.filename or "upload",
+                content=await file.read(),
                 media_type=file.content_type or "application/octet-stream",
             )
             text = form.get("request")
             session = form.get("session_id")
             job = await asyncio.to_thread(
-                service.submit, request=str(text) if text else None,
-                session_id=str(session) if session else None, upload=upload,
+                service.submit,
+                request=str(text) if text else None,
+                session_id=str(session) if session else None,
+                upload=upload,
             )
         elif content_type.startswith("application/json"):
             try:
                 body = AnalyzeJson.model_validate_json(await request.body())
             except ValueError:
-                raise InvalidInputError("The JSON body is malformed or has fields of the wrong type") from None
+                raise InvalidInputError(
+                    "The JSON body is malformed or has fields of the wrong type"
+                ) from None
             job = await asyncio.to_thread(
-                service.submit, request=body.request, session_id=body.session_id,
-                source_uri=body.source_uri, dataset_id=body.dataset_id,
+                service.submit,
+                request=body.request,
+                session_id=body.session_id,
+                source_uri=body.source_uri,
+                dataset_id=body.dataset_id,
             )
         else:
-            raise InvalidInputError("Send multipart/form-data with a 'file', or JSON with 'source_uri' or 'dataset_id'")
+            raise InvalidInputError(
+                "Send multipart/form-data with a 'file', or JSON with 'source_uri' or 'dataset_id'"
+            )
         job_links = links(request)(job.job_id)
         return JSONResponse(
-            {"job_id": job.job_id, "session_id": job.session_id, "status": job.status.value, "links": job_links},
+            {
+                "job_id": job.job_id,
+                "session_id": job.session_id,
+                "status": job.status.value,
+                "links": job_links,
+            },
             status_code=202,
             headers={"Location": job_links["self"]},
         )
@@ -113,7 +128,9 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
         if format == "json":
             events, finished = await asyncio.to_thread(service.events, job_id, after=after)
             return {"events": [e.model_dump(mode="json") for e in events], "finished": finished}
-        events, finished = await asyncio.to_thread(service.events, job_id, after=after)  # 404 before streaming
+        events, finished = await asyncio.to_thread(
+            service.events, job_id, after=after
+        )  # 404 before streaming
 
         async def stream() -> AsyncIterator[str]:
             nonlocal events, finished, after
@@ -130,7 +147,9 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
                 await asyncio.sleep(0.5)
                 events, finished = await asyncio.to_thread(service.events, job_id, after=after)
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/agents")
     async def agents(settings: SettingsDep) -> dict[str, Any]:
@@ -147,8 +166,11 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
             except (httpx.HTTPError, ValueError):
                 card, status = None, "down"
             return {
-                "agent": name, "url": url, "status": status,
-                "latency_ms": round((time.monotonic() - started) * 1000, 1), "card": card,
+                "agent": name,
+                "url": url,
+                "status": status,
+                "latency_ms": round((time.monotonic() - started) * 1000, 1),
+                "card": card,
             }
 
         async with httpx.AsyncClient(timeout=3.0) as client:

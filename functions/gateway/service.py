@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from analystack.errors import AgentUnavailableError, DataTooLargeError, InvalidInputError
 from analystack.hub import DataHub, parse_s3_uri
 from analystack.jobs import EventLog, JobRecord, JobStore, new_job_id
-from analystack.models import JobStatus, ProgressEvent, Producer
+from analystack.models import JobStatus, Producer, ProgressEvent
 
 MAX_REQUEST_CHARS = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -55,9 +55,13 @@ class LambdaOrchestratorClient:
             }
         }
         try:
-            self._lambda.invoke(FunctionName=self._function, InvocationType="Event", Payload=json.dumps(payload))
+            self._lambda.invoke(
+                FunctionName=self._function, InvocationType="Event", Payload=json.dumps(payload)
+            )
         except Exception as exc:  # any transport/service error means the job cannot start
-            raise AgentUnavailableError("The orchestrator could not be reached; the job was not started") from exc
+            raise AgentUnavailableError(
+                "The orchestrator could not be reached; the job was not started"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,21 @@ class Upload:
 def clean_request_text(text: str | None) -> str:
     cleaned = _CONTROL.sub(" ", (text or "")).strip()
     if len(cleaned) > MAX_REQUEST_CHARS:
-        raise InvalidInputError(f"The request text is {len(cleaned):,} characters; the limit is {MAX_REQUEST_CHARS:,}")
+        raise InvalidInputError(
+            f"The request text is {len(cleaned):,} characters; the limit is {MAX_REQUEST_CHARS:,}"
+        )
     return cleaned or "Analyze this data"
 
 
 class AnalysisService:
     def __init__(
-        self, *, hub: DataHub, jobs: JobStore, events: EventLog, orchestrator: OrchestratorClient, max_upload_bytes: int
+        self,
+        *,
+        hub: DataHub,
+        jobs: JobStore,
+        events: EventLog,
+        orchestrator: OrchestratorClient,
+        max_upload_bytes: int,
     ) -> None:
         self._hub = hub
         self._jobs = jobs
@@ -95,7 +107,9 @@ class AnalysisService:
     ) -> JobRecord:
         sources = [s for s in (upload, source_uri, dataset_id) if s]
         if len(sources) != 1:
-            raise InvalidInputError("Send exactly one of: a file (multipart 'file'), 'source_uri' (s3://...), 'dataset_id'")
+            raise InvalidInputError(
+                "Send exactly one of: a file (multipart 'file'), 'source_uri' (s3://...), 'dataset_id'"
+            )
         if session_id and not _SESSION_ID.match(session_id):
             raise InvalidInputError("session_id may contain only letters, digits, '-' and '_' (at most 64)")
         text = clean_request_text(request)
@@ -109,10 +123,17 @@ class AnalysisService:
                     f"The upload is {len(upload.content):,} bytes; the limit is {self._max_upload_bytes:,} bytes"
                 )
             item = self._hub.put_upload(
-                job_id=job_id, filename=upload.filename or "upload", body=upload.content,
-                media_type=upload.media_type, producer=Producer(agent="gateway", job_id=job_id),
+                job_id=job_id,
+                filename=upload.filename or "upload",
+                body=upload.content,
+                media_type=upload.media_type,
+                producer=Producer(agent="gateway", job_id=job_id),
             )
-            job.upload = {"source_uri": item.s3_uri, "filename": upload.filename or "upload", "upload_id": item.item_id}
+            job.upload = {
+                "source_uri": item.s3_uri,
+                "filename": upload.filename or "upload",
+                "upload_id": item.item_id,
+            }
         elif source_uri:
             _, key = parse_s3_uri(source_uri)
             job.upload = {"source_uri": source_uri, "filename": key.rsplit("/", 1)[-1], "upload_id": ""}
@@ -120,13 +141,18 @@ class AnalysisService:
             self._hub.get_item(str(dataset_id))  # 404 now rather than a failed job later
             job.dataset_id = dataset_id
         self._jobs.create(job)
-        self._events.append(job_id, ProgressEvent(stage="accepted", agent="gateway", progress=0, message="job accepted"))
+        self._events.append(
+            job_id, ProgressEvent(stage="accepted", agent="gateway", progress=0, message="job accepted")
+        )
         try:
             self._orchestrator.start_analysis(job_id, text)
         except AgentUnavailableError as exc:
             self._jobs.update(job_id, status=JobStatus.FAILED, error=exc.to_dict())
             self._events.append(
-                job_id, ProgressEvent(stage="failed", agent="gateway", progress=100, message=exc.message, level="error")
+                job_id,
+                ProgressEvent(
+                    stage="failed", agent="gateway", progress=100, message=exc.message, level="error"
+                ),
             )
             raise
         return job
@@ -142,20 +168,36 @@ class AnalysisService:
         steps = []
         for record in job.steps:
             view = record.model_dump(mode="json")
-            event = latest.get(record.step_id)
-            if event is not None:
-                view["progress"] = 100 if record.status == "succeeded" else event.progress
-                view["last_message"] = event.message
+            step_event = latest.get(record.step_id)
+            if step_event is not None:
+                view["progress"] = 100 if record.status == "succeeded" else step_event.progress
+                view["last_message"] = step_event.message
                 if record.status == "pending":
-                    view["status"] = "failed" if event.stage == "failed" else (
-                        "succeeded" if event.stage == "finished" else "running")
+                    view["status"] = (
+                        "failed"
+                        if step_event.stage == "failed"
+                        else ("succeeded" if step_event.stage == "finished" else "running")
+                    )
             steps.append(view)
         artifacts = [
             {
-                **item.model_dump(mode="json", by_alias=True, include={
-                    "item_id", "kind", "name", "media_type", "size_bytes", "created_at", "producer", "parents",
-                    "s3_uri", "row_count", "column_count",
-                }),
+                **item.model_dump(
+                    mode="json",
+                    by_alias=True,
+                    include={
+                        "item_id",
+                        "kind",
+                        "name",
+                        "media_type",
+                        "size_bytes",
+                        "created_at",
+                        "producer",
+                        "parents",
+                        "s3_uri",
+                        "row_count",
+                        "column_count",
+                    },
+                ),
                 "url": self._hub.presigned_url(item.s3_uri),
             }
             for item in self._hub.list_by_job(job_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import DataHub
 from analystack.models import Producer
+
 from functions.ingestion.loaders import LoadLimits, infer_schema, load_table
 
 
@@ -54,7 +55,9 @@ class IngestSkill:
                 "warnings": table.warnings[:50],
             },
         )
-        report(95, f"stored dataset {item.item_id} ({_human_bytes(item.size_bytes)} Parquet)", stage="storing")
+        report(
+            95, f"stored dataset {item.item_id} ({_human_bytes(item.size_bytes)} Parquet)", stage="storing"
+        )
         return SkillResult(
             outputs={
                 "dataset_id": item.item_id,
@@ -64,6 +67,10 @@ class IngestSkill:
                 "format": table.format,
                 "warnings": table.warnings[:20],
             },
-            artifacts=[ArtifactRef(name=filename, item_id=item.item_id, s3_uri=item.s3_uri, media_type=item.media_type)],
+            artifacts=[
+                ArtifactRef(
+                    name=filename, item_id=item.item_id, s3_uri=item.s3_uri, media_type=item.media_type
+                )
+            ],
             summary=f"Loaded {rows:,} rows x {columns} columns from {filename} ({details})",
         )

@@ -7,6 +7,7 @@ import json
 from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import DataHub
 from analystack.models import Producer
+
 from functions.quality.profiling import profile_table
 from functions.quality.report import render_markdown
 
@@ -18,7 +19,9 @@ class AssessQualitySkill:
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         dataset_id = request.require("dataset_id")
         item, frame = self._hub.read_dataset(dataset_id)
-        report(10, f"profiling {len(frame):,} rows x {frame.shape[1]} columns of {item.name}", stage="profiling")
+        report(
+            10, f"profiling {len(frame):,} rows x {frame.shape[1]} columns of {item.name}", stage="profiling"
+        )
         quality = profile_table(frame, progress=lambda fraction, message: report(10 + 75 * fraction, message))
         outliers = sum(c.outliers.iqr_count for c in quality.columns_profile if c.outliers)
         report(
@@ -28,14 +31,23 @@ class AssessQualitySkill:
             stage="scoring",
         )
         producer = Producer(agent="quality", job_id=request.job_id, step_id=request.step_id)
-        report_json = json.dumps(quality.model_dump(mode="json"), ensure_ascii=False, indent=2, allow_nan=False)
+        report_json = json.dumps(
+            quality.model_dump(mode="json"), ensure_ascii=False, indent=2, allow_nan=False
+        )
         json_item = self._hub.put_artifact(
-            report_json.encode(), name="quality_report.json", media_type="application/json",
-            producer=producer, parents=[dataset_id], metadata={"score": quality.score, "grade": quality.grade},
+            report_json.encode(),
+            name="quality_report.json",
+            media_type="application/json",
+            producer=producer,
+            parents=[dataset_id],
+            metadata={"score": quality.score, "grade": quality.grade},
         )
         markdown_item = self._hub.put_artifact(
-            render_markdown(quality, dataset_name=item.name).encode(), name="quality_report.md",
-            media_type="text/markdown", producer=producer, parents=[dataset_id, json_item.item_id],
+            render_markdown(quality, dataset_name=item.name).encode(),
+            name="quality_report.md",
+            media_type="text/markdown",
+            producer=producer,
+            parents=[dataset_id, json_item.item_id],
         )
         return SkillResult(
             outputs={

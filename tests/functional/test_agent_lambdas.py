@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
 from analystack.errors import AgentTaskFailedError, InvalidInputError
 from analystack.models import Producer
 from analystack.runtime import data_hub
@@ -25,10 +24,14 @@ def _handler(agent: str) -> Any:
     return importlib.import_module(AGENTS[agent][0]).handler
 
 
-def _event_for(load_event: Any, agent: str, template: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _event_for(
+    load_event: Any, agent: str, template: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     event = load_event(template)
     for key in ("rawPath",):
-        event[key] = event[key].replace("/a2a/ingestion", f"/a2a/{agent}").replace("/a2a/quality", f"/a2a/{agent}")
+        event[key] = (
+            event[key].replace("/a2a/ingestion", f"/a2a/{agent}").replace("/a2a/quality", f"/a2a/{agent}")
+        )
     event["requestContext"]["http"]["path"] = event["rawPath"]
     if body is not None:
         event["body"] = json.dumps(body)
@@ -37,7 +40,9 @@ def _event_for(load_event: Any, agent: str, template: str, body: dict[str, Any] 
 
 @pytest.mark.parametrize("agent", sorted(AGENTS))
 def test_agent_card_through_api_gateway(cloud: Any, agent: str, load_event: Any, lambda_context: Any) -> None:
-    response = _handler(agent)(_event_for(load_event, agent, "apigw_v2_agent_card.json"), lambda_context(agent))
+    response = _handler(agent)(
+        _event_for(load_event, agent, "apigw_v2_agent_card.json"), lambda_context(agent)
+    )
     assert response["statusCode"] == 200
     card = json.loads(response["body"])
     assert card["name"] == agent
@@ -54,25 +59,42 @@ def _send(skill: str, inputs: dict[str, str], *, job_id: str | None = None) -> d
     if job_id:
         data["job_id"] = job_id
     return {
-        "jsonrpc": "2.0", "id": "1", "method": "SendMessage",
+        "jsonrpc": "2.0",
+        "id": "1",
+        "method": "SendMessage",
         "params": {"message": {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"data": data}]}},
     }
 
 
-def test_ingest_then_assess_quality_through_api_gateway_events(cloud: Any, load_event: Any, lambda_context: Any) -> None:
+def test_ingest_then_assess_quality_through_api_gateway_events(
+    cloud: Any, load_event: Any, lambda_context: Any
+) -> None:
     hub = data_hub()
-    csv = "region;revenue;units\nSeoul;10.5;1\nBusan;20.25;2\nSeoul;;3\nDaegu;9000;4\n".encode()
-    upload = hub.put_upload(job_id="job-f", filename="sales.csv", body=csv, media_type="text/csv",
-                            producer=Producer(agent="gateway", job_id="job-f"))
-    event = _event_for(load_event, "ingestion", "apigw_v2_send_message.json",
-                       _send("ingest", {"source_uri": upload.s3_uri, "filename": "sales.csv",
-                                        "upload_id": upload.item_id}, job_id="job-f"))
+    csv = b"region;revenue;units\nSeoul;10.5;1\nBusan;20.25;2\nSeoul;;3\nDaegu;9000;4\n"
+    upload = hub.put_upload(
+        job_id="job-f",
+        filename="sales.csv",
+        body=csv,
+        media_type="text/csv",
+        producer=Producer(agent="gateway", job_id="job-f"),
+    )
+    event = _event_for(
+        load_event,
+        "ingestion",
+        "apigw_v2_send_message.json",
+        _send(
+            "ingest",
+            {"source_uri": upload.s3_uri, "filename": "sales.csv", "upload_id": upload.item_id},
+            job_id="job-f",
+        ),
+    )
     response = _handler("ingestion")(event, lambda_context("ingestion"))
     assert response["statusCode"] == 200, response["body"]
     task = json.loads(response["body"])["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     outputs = task["artifacts"][0]["parts"][0]["data"]["outputs"]
-    assert outputs["rows"] == "4" and outputs["columns"] == "3"
+    assert outputs["rows"] == "4"
+    assert outputs["columns"] == "3"
     dataset = hub.get_item(outputs["dataset_id"])
     assert dataset.parents == [upload.item_id]
     assert dataset.metadata["delimiter"] == ";"
@@ -88,22 +110,38 @@ def test_ingest_then_assess_quality_through_api_gateway_events(cloud: Any, load_
     assert hub.get_item(quality["report_id"]).parents == [outputs["dataset_id"]]
 
 
-def test_direct_invoke_returns_compact_result_and_raises_on_failure(cloud: Any, load_event: Any, lambda_context: Any) -> None:
+def test_direct_invoke_returns_compact_result_and_raises_on_failure(
+    cloud: Any, load_event: Any, lambda_context: Any
+) -> None:
     handler = _handler("ingestion")
     hub = data_hub()
-    upload = hub.put_upload(job_id="job-d", filename="t.json", body=b'[{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]',
-                            media_type="application/json", producer=Producer(agent="gateway"))
-    result = handler({"a2a": _send("ingest", {"source_uri": upload.s3_uri, "filename": "t.json"})},
-                     lambda_context("ingestion"))
+    upload = hub.put_upload(
+        job_id="job-d",
+        filename="t.json",
+        body=b'[{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]',
+        media_type="application/json",
+        producer=Producer(agent="gateway"),
+    )
+    result = handler(
+        {"a2a": _send("ingest", {"source_uri": upload.s3_uri, "filename": "t.json"})},
+        lambda_context("ingestion"),
+    )
     assert result["state"] == "TASK_STATE_COMPLETED"
     assert result["outputs"]["rows"] == "2"
     assert result["artifacts"][0]["item_id"] == result["outputs"]["dataset_id"]
 
-    png = hub.put_upload(job_id="job-d", filename="photo.csv", body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
-                         media_type="text/csv", producer=Producer(agent="gateway"))
+    png = hub.put_upload(
+        job_id="job-d",
+        filename="photo.csv",
+        body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        media_type="text/csv",
+        producer=Producer(agent="gateway"),
+    )
     with pytest.raises(AgentTaskFailedError) as failure:
-        handler({"a2a": _send("ingest", {"source_uri": png.s3_uri, "filename": "photo.csv"})},
-                lambda_context("ingestion"))
+        handler(
+            {"a2a": _send("ingest", {"source_uri": png.s3_uri, "filename": "photo.csv"})},
+            lambda_context("ingestion"),
+        )
     assert "PNG" in failure.value.message or "png" in failure.value.message.lower()
     assert "Traceback" not in failure.value.message
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-
 from analystack.aws import client
 from analystack.errors import AgentUnavailableError
 from analystack.runtime import data_hub, event_log, job_store
+
 from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, Upload
 
 pytestmark = pytest.mark.functional
@@ -33,10 +33,16 @@ def api(cloud: Any) -> Any:
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "invalid_input"),
         ({"content": b"plain", "headers": {"content-type": "text/plain"}}, 400, "invalid_input"),
         ({"json": {"request": "x" * 5000, "dataset_id": "d"}}, 400, "invalid_input"),
-        ({"files": {"file": ("a.csv", b"a\n1\n")}, "data": {"session_id": "../../etc"}}, 400, "invalid_input"),
+        (
+            {"files": {"file": ("a.csv", b"a\n1\n")}, "data": {"session_id": "../../etc"}},
+            400,
+            "invalid_input",
+        ),
     ],
 )
-def test_bad_requests_get_typed_errors(api: httpx.Client, kwargs: dict[str, Any], status: int, code: str) -> None:
+def test_bad_requests_get_typed_errors(
+    api: httpx.Client, kwargs: dict[str, Any], status: int, code: str
+) -> None:
     response = api.post("/analyze", **kwargs)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
@@ -52,8 +58,12 @@ def test_unknown_job_is_404(api: httpx.Client) -> None:
 
 def test_unreachable_orchestrator_fails_the_job_and_keeps_the_upload(cloud: Any) -> None:
     service = AnalysisService(
-        hub=data_hub(), jobs=job_store(), events=event_log(),
-        orchestrator=LambdaOrchestratorClient(lambda_client=client("lambda"), function_name="analystack-missing"),
+        hub=data_hub(),
+        jobs=job_store(),
+        events=event_log(),
+        orchestrator=LambdaOrchestratorClient(
+            lambda_client=client("lambda"), function_name="analystack-missing"
+        ),
         max_upload_bytes=1024,
     )
     with pytest.raises(AgentUnavailableError):
@@ -63,7 +73,9 @@ def test_unreachable_orchestrator_fails_the_job_and_keeps_the_upload(cloud: Any)
     assert len(uploads) == 1
     assert data_hub().read_bytes(uploads[0].s3_uri) == b"a,b\n1,2\n"
     job = job_store().get(job_id)
-    assert job.status == "failed" and job.error is not None and job.error["code"] == "agent_unavailable"
+    assert job.status == "failed"
+    assert job.error is not None
+    assert job.error["code"] == "agent_unavailable"
 
 
 def _only_job_id(cloud: Any) -> str:
@@ -77,9 +89,49 @@ def test_upload_over_the_limit_is_refused(cloud: Any) -> None:
     from analystack.errors import DataTooLargeError
 
     service = AnalysisService(
-        hub=data_hub(), jobs=job_store(), events=event_log(),
+        hub=data_hub(),
+        jobs=job_store(),
+        events=event_log(),
         orchestrator=LambdaOrchestratorClient(lambda_client=client("lambda"), function_name="x"),
         max_upload_bytes=10,
     )
     with pytest.raises(DataTooLargeError):
         service.submit(request="a", session_id=None, upload=Upload("d.csv", b"a,b\n1,2\n3,4\n", "text/csv"))
+
+
+def test_job_view_shows_live_step_progress_from_events(cloud: Any, api: httpx.Client) -> None:
+    from analystack.jobs import JobRecord, StepRecord
+    from analystack.models import ProgressEvent
+
+    job_store().create(
+        JobRecord(
+            job_id="job-live",
+            request="r",
+            session_id="s",
+            steps=[
+                StepRecord(step_id="ingest", agent="ingestion", skill="ingest"),
+                StepRecord(step_id="quality", agent="quality", skill="assess_quality"),
+            ],
+        )
+    )
+    event_log().append(
+        "job-live",
+        ProgressEvent(stage="parsing", agent="ingestion", progress=70, message="parsed 10 rows", step_id="ingest"),
+    )
+    job = api.get("/jobs/job-live").json()
+    steps = {s["step_id"]: s for s in job["steps"]}
+    assert steps["ingest"]["status"] == "running"
+    assert steps["ingest"]["progress"] == 70
+    assert steps["ingest"]["last_message"] == "parsed 10 rows"
+    assert steps["quality"]["status"] == "pending"
+    assert "progress" not in steps["quality"]
+    page = api.get("/jobs/job-live/events", params={"format": "json"}).json()
+    assert page["finished"] is False
+    assert [e["message"] for e in page["events"]] == ["parsed 10 rows"]
+    after = page["events"][0]["event_id"]
+    assert api.get("/jobs/job-live/events", params={"format": "json", "after": after}).json()["events"] == []
+    # A bounded SSE wait on an unfinished job ends by itself with what it has.
+    with api.stream("GET", "/jobs/job-live/events", params={"wait": "1"}) as stream:
+        body = "".join(stream.iter_text())
+    assert body.count("event: progress") == 1
+    assert "event: end" not in body

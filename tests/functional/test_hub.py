@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
 from analystack.errors import DataTooLargeError, InvalidInputError, NotFoundError
 from analystack.models import Producer
 from analystack.runtime import data_hub
@@ -17,28 +16,44 @@ pytestmark = pytest.mark.functional
 def test_dataset_round_trip_with_lineage(cloud: Any) -> None:
     hub = data_hub()
     upload = hub.put_upload(
-        job_id="job-1", filename="../../etc/passwd sales.csv", body=b"a,b\n1,2\n", media_type="text/csv",
+        job_id="job-1",
+        filename="../../etc/passwd sales.csv",
+        body=b"a,b\n1,2\n",
+        media_type="text/csv",
         producer=Producer(agent="gateway", job_id="job-1"),
     )
     assert upload.s3_uri.startswith(f"s3://{hub.bucket}/uploads/job-1/")
-    assert ".." not in upload.s3_uri and "/etc/" not in upload.s3_uri
+    assert ".." not in upload.s3_uri
+    assert "/etc/" not in upload.s3_uri
     assert hub.read_bytes(upload.s3_uri) == b"a,b\n1,2\n"
 
     frame = pd.DataFrame({"region": ["Seoul", "Busan"], "revenue": [10.5, 20.25], "units": [1, 2]})
     dataset = hub.write_dataset(
-        frame, name="sales.csv", producer=Producer(agent="ingestion", job_id="job-1"), parents=[upload.item_id]
+        frame,
+        name="sales.csv",
+        producer=Producer(agent="ingestion", job_id="job-1"),
+        parents=[upload.item_id],
     )
-    assert dataset.row_count == 2 and dataset.column_count == 3
+    assert dataset.row_count == 2
+    assert dataset.column_count == 3
     assert dataset.version_id  # the hub bucket is versioned
     item, loaded = hub.read_dataset(dataset.item_id)
     pd.testing.assert_frame_equal(loaded, frame)
-    assert item.schema_ is not None and [c["name"] for c in item.schema_] == ["region", "revenue", "units"]
+    assert item.schema_ is not None
+    assert [c["name"] for c in item.schema_] == ["region", "revenue", "units"]
 
     report = hub.put_artifact(
-        b"{}", name="report.json", media_type="application/json",
-        producer=Producer(agent="quality", job_id="job-1"), parents=[dataset.item_id],
+        b"{}",
+        name="report.json",
+        media_type="application/json",
+        producer=Producer(agent="quality", job_id="job-1"),
+        parents=[dataset.item_id],
     )
-    assert [i.item_id for i in hub.lineage(report.item_id)] == [report.item_id, dataset.item_id, upload.item_id]
+    assert [i.item_id for i in hub.lineage(report.item_id)] == [
+        report.item_id,
+        dataset.item_id,
+        upload.item_id,
+    ]
     assert {i.item_id for i in hub.list_by_job("job-1")} == {upload.item_id, dataset.item_id, report.item_id}
 
 
@@ -53,7 +68,12 @@ def test_hub_errors_are_typed(cloud: Any) -> None:
     uri, _ = hub.put_object("big/file.bin", b"x" * 100, "application/octet-stream")
     with pytest.raises(DataTooLargeError):
         hub.read_bytes(uri, max_bytes=10)
-    upload = hub.put_upload(job_id="j", filename="a.csv", body=b"a\n1\n", media_type="text/csv",
-                            producer=Producer(agent="gateway"))
+    upload = hub.put_upload(
+        job_id="j",
+        filename="a.csv",
+        body=b"a\n1\n",
+        media_type="text/csv",
+        producer=Producer(agent="gateway"),
+    )
     with pytest.raises(InvalidInputError, match="not a dataset"):
         hub.read_dataset(upload.item_id)

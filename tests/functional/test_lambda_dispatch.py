@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from analystack.aws import client
 
 pytestmark = pytest.mark.functional
@@ -24,7 +23,9 @@ def test_invoke_runs_the_registered_handler(cloud: Any) -> None:
         return {"answer": event["question"] * 2}
 
     cloud.registry.override("analystack-ingestion", handler)
-    response = client("lambda").invoke(FunctionName="analystack-ingestion", Payload=json.dumps({"question": 21}))
+    response = client("lambda").invoke(
+        FunctionName="analystack-ingestion", Payload=json.dumps({"question": 21})
+    )
     assert json.loads(response["Payload"].read()) == {"answer": 42}
     assert "FunctionError" not in response
     assert seen == [({"question": 21}, "analystack-ingestion", True)]
@@ -35,7 +36,9 @@ def test_exceptions_become_lambda_function_errors_with_the_error_type(cloud: Any
         raise AgentUnavailableError("downstream is down")
 
     cloud.registry.override("analystack-quality", handler)
-    response = client("lambda").invoke(FunctionName=cloud.stack.functions["QualityFunction"].arn, Payload=b"{}")
+    response = client("lambda").invoke(
+        FunctionName=cloud.stack.functions["QualityFunction"].arn, Payload=b"{}"
+    )
     assert response["FunctionError"] == "Unhandled"
     assert json.loads(response["Payload"].read()) == {
         "errorType": "AgentUnavailableError",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from analystack.aws import client
 from analystack.localcloud.template import load_template
 
@@ -23,7 +22,9 @@ def test_every_table_exists_with_the_template_key_schema(cloud: Any) -> None:
     for logical_id, resource in tables.items():
         described = ddb.describe_table(TableName=cloud.stack.tables[logical_id])["Table"]
         assert described["KeySchema"] == resource["Properties"]["KeySchema"]
-        expected_indexes = {i["IndexName"]: i["KeySchema"] for i in resource["Properties"].get("GlobalSecondaryIndexes", [])}
+        expected_indexes = {
+            i["IndexName"]: i["KeySchema"] for i in resource["Properties"].get("GlobalSecondaryIndexes", [])
+        }
         actual_indexes = {i["IndexName"]: i["KeySchema"] for i in described.get("GlobalSecondaryIndexes", [])}
         assert actual_indexes == expected_indexes
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from analystack.aws import client
 from analystack.cli import sample_path
 from analystack.hub import parse_s3_uri
@@ -37,7 +36,9 @@ def api(cloud: Any) -> Any:
 
 def _analyze(api: httpx.Client, path: Path, request: str, **extra: str) -> str:
     with path.open("rb") as handle:
-        response = api.post("/analyze", data={"request": request, **extra}, files={"file": (path.name, handle)})
+        response = api.post(
+            "/analyze", data={"request": request, **extra}, files={"file": (path.name, handle)}
+        )
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["links"]["self"].endswith(f"/jobs/{body['job_id']}")
@@ -61,7 +62,8 @@ def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: htt
 
     # Steps recorded with their outputs; only agents that exist were planned.
     steps = {s["step_id"]: s for s in job["steps"]}
-    assert steps["ingest"]["status"] == "succeeded" and steps["quality"]["status"] == "succeeded"
+    assert steps["ingest"]["status"] == "succeeded"
+    assert steps["quality"]["status"] == "succeeded"
     assert int(steps["ingest"]["outputs"]["rows"]) == 2415
 
     # The quality report is in S3 and names real findings.
@@ -107,9 +109,16 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
         f"{cloud.agent_url('quality')}/",
         headers={"A2A-Version": "1.0"},
         json={
-            "jsonrpc": "2.0", "id": 1, "method": "SendMessage",
-            "params": {"message": {"messageId": "m1", "role": "ROLE_USER",
-                                   "parts": [{"data": {"skill": "assess_quality", "inputs": {"dataset_id": "ds-nope"}}}]}},
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": "m1",
+                    "role": "ROLE_USER",
+                    "parts": [{"data": {"skill": "assess_quality", "inputs": {"dataset_id": "ds-nope"}}}],
+                }
+            },
         },
         timeout=30,
     )
@@ -117,7 +126,11 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
     assert task["status"]["state"] == "TASK_STATE_FAILED"
     assert "No dataset or artifact with id 'ds-nope'" in task["status"]["message"]["parts"][0]["text"]
     agents = httpx.get(f"{cloud.api_url}/agents").json()["agents"]
-    assert {a["agent"]: a["status"] for a in agents} == {"orchestrator": "up", "ingestion": "up", "quality": "up"}
+    assert {a["agent"]: a["status"] for a in agents} == {
+        "orchestrator": "up",
+        "ingestion": "up",
+        "quality": "up",
+    }
 
 
 def test_a_crashing_agent_takes_the_catch_path_and_keeps_the_upload(cloud: Any, api: httpx.Client) -> None:
@@ -130,19 +143,24 @@ def test_a_crashing_agent_takes_the_catch_path_and_keeps_the_upload(cloud: Any, 
     assert job["status"] == "failed"
     assert job["error"]["message"]
     steps = {s["step_id"]: s["status"] for s in job["steps"]}
-    assert steps["ingest"] == "succeeded" and steps["quality"] == "failed"
+    assert steps["ingest"] == "succeeded"
+    assert steps["quality"] == "failed"
     execution = client("stepfunctions").describe_execution(executionArn=job["execution_arn"])
     assert execution["status"] == "FAILED"
     history = client("stepfunctions").get_execution_history(executionArn=job["execution_arn"])["events"]
-    assert any(e["type"] == "ExecutionFailed" and e["executionFailedEventDetails"]["error"] == "AnalysisFailed"
-               for e in history)
+    assert any(
+        e["type"] == "ExecutionFailed" and e["executionFailedEventDetails"]["error"] == "AnalysisFailed"
+        for e in history
+    )
     # Nothing the user sent is lost.
     bucket, key = parse_s3_uri(job["upload"]["source_uri"])
     stored = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert stored == sample_path().read_bytes()
 
 
-def test_an_unreadable_file_fails_the_job_with_a_typed_message(cloud: Any, api: httpx.Client, tmp_path: Path) -> None:
+def test_an_unreadable_file_fails_the_job_with_a_typed_message(
+    cloud: Any, api: httpx.Client, tmp_path: Path
+) -> None:
     bogus = tmp_path / "scan.csv"
     bogus.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 20)
     job_id = _analyze(api, bogus, "analyze this")
@@ -155,8 +173,12 @@ def test_an_unreadable_file_fails_the_job_with_a_typed_message(cloud: Any, api: 
 
 def test_json_request_with_an_s3_uri(cloud: Any, api: httpx.Client) -> None:
     bucket = cloud.stack.buckets["HubBucket"]
-    client("s3").put_object(Bucket=bucket, Key="external/tips.tsv", Body=b"day\ttip\nMon\t1.5\nTue\t2.5\nWed\t3\n")
-    response = api.post("/analyze", json={"request": "profile this", "source_uri": f"s3://{bucket}/external/tips.tsv"})
+    client("s3").put_object(
+        Bucket=bucket, Key="external/tips.tsv", Body=b"day\ttip\nMon\t1.5\nTue\t2.5\nWed\t3\n"
+    )
+    response = api.post(
+        "/analyze", json={"request": "profile this", "source_uri": f"s3://{bucket}/external/tips.tsv"}
+    )
     assert response.status_code == 202, response.text
     job = _wait_for_job(api, response.json()["job_id"])
     assert job["status"] == "succeeded", job.get("error")

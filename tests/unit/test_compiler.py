@@ -63,7 +63,9 @@ def test_linear_plan_structure() -> None:
     assert ingest["Parameters"]["FunctionName"] == ARNS["ingestion"]
     assert quality["Parameters"]["FunctionName"] == ARNS["quality"]
     assert ingest["ResultSelector"] == {
-        "outputs.$": "$.Payload.outputs", "task_id.$": "$.Payload.task_id", "state.$": "$.Payload.state",
+        "outputs.$": "$.Payload.outputs",
+        "task_id.$": "$.Payload.task_id",
+        "state.$": "$.Payload.state",
         "summary.$": "$.Payload.summary",
     }
     assert ingest["ResultPath"] == "$.steps.ingest"
@@ -121,7 +123,13 @@ def test_parallel_level_structure_and_result_selector() -> None:
     definition = compile_(plan)
     states = definition["States"]
     assert list(states) == [
-        "ingest", "quality", "Parallel3_eda_automl", "visualization", "Finalize", "RecordFailure", "JobFailed"
+        "ingest",
+        "quality",
+        "Parallel3_eda_automl",
+        "visualization",
+        "Finalize",
+        "RecordFailure",
+        "JobFailed",
     ]
     assert states["quality"]["Next"] == "Parallel3_eda_automl"
     parallel = states["Parallel3_eda_automl"]
@@ -151,17 +159,38 @@ def test_parallel_level_structure_and_result_selector() -> None:
 
 
 def test_parallel_as_first_level_has_only_its_own_steps_in_the_selector() -> None:
-    plan = validate_plan({
-        "request": "r", "language": "en", "planner": "llm", "rationale": "r",
-        "steps": [
-            {"id": "quality", "agent": "quality", "skill": "assess_quality", "description": "d",
-             "inputs": {"dataset_id": {"path": "$.dataset_id"}}},
-            {"id": "stream", "agent": "realtime", "skill": "stream_summary", "description": "d",
-             "inputs": {"dataset_id": {"path": "$.dataset_id"}}},
-            {"id": "model", "agent": "automl", "skill": "train_model", "description": "d",
-             "inputs": {"report": {"step": "quality", "output": "report_id"}}, "depends_on": ["quality"]},
-        ],
-    })
+    plan = validate_plan(
+        {
+            "request": "r",
+            "language": "en",
+            "planner": "llm",
+            "rationale": "r",
+            "steps": [
+                {
+                    "id": "quality",
+                    "agent": "quality",
+                    "skill": "assess_quality",
+                    "description": "d",
+                    "inputs": {"dataset_id": {"path": "$.dataset_id"}},
+                },
+                {
+                    "id": "stream",
+                    "agent": "realtime",
+                    "skill": "stream_summary",
+                    "description": "d",
+                    "inputs": {"dataset_id": {"path": "$.dataset_id"}},
+                },
+                {
+                    "id": "model",
+                    "agent": "automl",
+                    "skill": "train_model",
+                    "description": "d",
+                    "inputs": {"report": {"step": "quality", "output": "report_id"}},
+                    "depends_on": ["quality"],
+                },
+            ],
+        }
+    )
     definition = compile_(plan)
     assert definition["StartAt"] == "Parallel1_quality_stream"
     parallel = definition["States"]["Parallel1_quality_stream"]
@@ -172,8 +201,10 @@ def test_parallel_as_first_level_has_only_its_own_steps_in_the_selector() -> Non
 
 
 def test_every_task_retries_and_top_level_tasks_catch() -> None:
-    plan = plan_request("analyze, chart, predict price, track it, sql query, live stream, notebook",
-                        source=DataSource(kind="upload"))
+    plan = plan_request(
+        "analyze, chart, predict price, track it, sql query, live stream, notebook",
+        source=DataSource(kind="upload"),
+    )
     definition = compile_(plan)
     tasks = [(name, state, top) for name, state, top in all_states(definition) if state["Type"] == "Task"]
     assert len(tasks) == len(plan.steps) + 2  # + Finalize and RecordFailure
@@ -189,16 +220,25 @@ def test_every_task_retries_and_top_level_tasks_catch() -> None:
 
 
 def test_retry_contract() -> None:
-    assert RETRY == [{
-        "ErrorEquals": [
-            "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-            "Lambda.TooManyRequestsException", "AgentUnavailableError",
-        ],
-        "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2.0,
-    }]
+    assert RETRY == [
+        {
+            "ErrorEquals": [
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+                "Lambda.TooManyRequestsException",
+                "AgentUnavailableError",
+            ],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 2,
+            "BackoffRate": 2.0,
+        }
+    ]
     assert CATCH == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
     assert RESULT_SELECTOR == {
-        "outputs.$": "$.Payload.outputs", "task_id.$": "$.Payload.task_id", "state.$": "$.Payload.state",
+        "outputs.$": "$.Payload.outputs",
+        "task_id.$": "$.Payload.task_id",
+        "state.$": "$.Payload.state",
         "summary.$": "$.Payload.summary",
     }
 
@@ -208,15 +248,21 @@ def test_finalize_record_failure_and_fail_states() -> None:
     finalize = states["Finalize"]
     assert finalize["Parameters"]["FunctionName"] == FINALIZE
     assert data_part(finalize) == {
-        "skill": "finalize", "job_id.$": "$.job_id", "status": "succeeded", "steps.$": "$.steps"
+        "skill": "finalize",
+        "job_id.$": "$.job_id",
+        "status": "succeeded",
+        "steps.$": "$.steps",
     }
     assert finalize["ResultPath"] is None
     assert finalize["End"] is True
     record = states["RecordFailure"]
     assert record["Parameters"]["FunctionName"] == FINALIZE
     assert data_part(record) == {
-        "skill": "finalize", "job_id.$": "$.job_id", "status": "failed",
-        "error.$": "$.error", "steps.$": "$.steps",
+        "skill": "finalize",
+        "job_id.$": "$.job_id",
+        "status": "failed",
+        "error.$": "$.error",
+        "steps.$": "$.steps",
     }
     assert record["ResultPath"] is None
     assert record["Next"] == "JobFailed"
@@ -299,8 +345,9 @@ def test_state_machine_name_is_content_addressed() -> None:
     reordered = json.loads(json.dumps(first, sort_keys=True))
     assert state_machine_name(dict(reversed(list(reordered.items())))) == name
     # The request's wording is not in the definition: the same shape shares a machine.
-    same_shape = compile_(plan_request("please analyze my data and build a prediction model",
-                                       source=DataSource(kind="upload")))
+    same_shape = compile_(
+        plan_request("please analyze my data and build a prediction model", source=DataSource(kind="upload"))
+    )
     assert state_machine_name(same_shape) == name
     different = compile_(plan_request("predict price", source=DataSource(kind="upload")))
     assert state_machine_name(different) != name

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import io
 import json
-import time
 import zipfile
 from collections.abc import Sequence
 
@@ -1080,8 +1079,9 @@ def test_infer_schema_on_loaded_table_and_bad_input() -> None:
 # --------------------------------------------------------------------------- performance
 
 
-def test_one_million_rows_by_ten_columns_loads_in_seconds() -> None:
-    rows = 1_000_000
+def test_a_wide_mixed_table_gets_every_type_right() -> None:
+    # The same table at 1M rows is timed by bench/bench_ingestion.py (tests never time).
+    rows = 20_000
     rng = np.random.default_rng(7)
     frame = pd.DataFrame(
         {
@@ -1098,10 +1098,7 @@ def test_one_million_rows_by_ten_columns_loads_in_seconds() -> None:
         }
     )
     content = frame.to_csv(index=False).encode()
-
-    started = time.perf_counter()
     table = load_table(content, "big.csv")
-    elapsed = time.perf_counter() - started
 
     assert table.frame.shape == (rows, 10)
     assert _dtypes(table) == {
@@ -1117,8 +1114,6 @@ def test_one_million_rows_by_ten_columns_loads_in_seconds() -> None:
         "us_date": "datetime64[us]",
     }
     assert table.frame["amount"].iloc[0] == int(frame["amount"].iloc[0].replace(",", ""))
-    # Generous bound: it takes ~3 s here; a per-row Python loop would take far longer.
-    assert elapsed < 20, f"loading took {elapsed:.1f} s"
 
 
 def test_loader_module_stays_pure_logic() -> None:

@@ -62,7 +62,10 @@ def test_headline_requests_plan_the_same_shape_in_both_languages() -> None:
     assert [s.id for s in ko.steps] == expected
     assert [s.id for s in en.steps] == expected
     assert [[s.id for s in level] for level in en.levels()] == [
-        ["ingest"], ["quality"], ["eda", "automl"], ["visualization"]
+        ["ingest"],
+        ["quality"],
+        ["eda", "automl"],
+        ["visualization"],
     ]
     assert (ko.language, en.language) == ("ko", "en")
     # Descriptions follow the request's language.
@@ -86,13 +89,27 @@ def test_steps_have_the_documented_skills_and_dependencies() -> None:
     )
     by_id = {s.id: s for s in plan.steps}
     assert [s.id for s in plan.steps] == [
-        "ingest", "quality", "eda", "visualization", "automl", "mlops", "nlp", "realtime", "codegen"
+        "ingest",
+        "quality",
+        "eda",
+        "visualization",
+        "automl",
+        "mlops",
+        "nlp",
+        "realtime",
+        "codegen",
     ]
     skills = {s.id: s.skill for s in plan.steps}
     assert skills == {
-        "ingest": "ingest", "quality": "assess_quality", "eda": "explore", "visualization": "visualize",
-        "automl": "train_model", "mlops": "track_model", "nlp": "answer_question",
-        "realtime": "stream_summary", "codegen": "generate_notebook",
+        "ingest": "ingest",
+        "quality": "assess_quality",
+        "eda": "explore",
+        "visualization": "visualize",
+        "automl": "train_model",
+        "mlops": "track_model",
+        "nlp": "answer_question",
+        "realtime": "stream_summary",
+        "codegen": "generate_notebook",
     }
     assert by_id["ingest"].depends_on == []
     assert by_id["ingest"].inputs == {
@@ -156,8 +173,11 @@ def test_available_agents_drop_steps_and_explain_why() -> None:
 
 def test_dropped_steps_re_point_dependents_to_the_nearest_available_ancestor() -> None:
     everything_but = {"ingestion", "visualization", "automl", "codegen"}  # quality and eda are down
-    plan = plan_request("analyze it, chart it, predict price and write a notebook", source=UPLOAD,
-                        available_agents=everything_but)
+    plan = plan_request(
+        "analyze it, chart it, predict price and write a notebook",
+        source=UPLOAD,
+        available_agents=everything_but,
+    )
     assert [s.id for s in plan.steps] == ["ingest", "visualization", "automl", "codegen"]
     assert plan.step("visualization").depends_on == ["ingest"]  # eda -> quality -> ingest
     assert plan.step("automl").depends_on == ["ingest"]
@@ -165,7 +185,9 @@ def test_dropped_steps_re_point_dependents_to_the_nearest_available_ancestor() -
     assert "Dropped steps" in plan.rationale
     assert "quality (agent 'quality' is not available)" in plan.rationale
     assert [[s.id for s in level] for level in plan.levels()] == [
-        ["ingest"], ["visualization", "automl"], ["codegen"]
+        ["ingest"],
+        ["visualization", "automl"],
+        ["codegen"],
     ]
 
 
@@ -266,14 +288,29 @@ def _plan_data() -> dict[str, Any]:
         "planner": "llm",
         "rationale": "because",
         "steps": [
-            {"id": "ingest", "agent": "ingestion", "skill": "ingest", "description": "d",
-             "inputs": {"source_uri": {"path": "$.upload.source_uri"}}},
-            {"id": "quality", "agent": "quality", "skill": "assess_quality", "description": "d",
-             "inputs": {"dataset_id": {"step": "ingest", "output": "dataset_id"}, "mode": "full"},
-             "depends_on": ["ingest"]},
-            {"id": "eda", "agent": "eda", "skill": "explore", "description": "d",
-             "inputs": {"dataset_id": {"step": "ingest", "output": "dataset_id"}},
-             "depends_on": ["quality", "ingest"]},
+            {
+                "id": "ingest",
+                "agent": "ingestion",
+                "skill": "ingest",
+                "description": "d",
+                "inputs": {"source_uri": {"path": "$.upload.source_uri"}},
+            },
+            {
+                "id": "quality",
+                "agent": "quality",
+                "skill": "assess_quality",
+                "description": "d",
+                "inputs": {"dataset_id": {"step": "ingest", "output": "dataset_id"}, "mode": "full"},
+                "depends_on": ["ingest"],
+            },
+            {
+                "id": "eda",
+                "agent": "eda",
+                "skill": "explore",
+                "description": "d",
+                "inputs": {"dataset_id": {"step": "ingest", "output": "dataset_id"}},
+                "depends_on": ["quality", "ingest"],
+            },
         ],
     }
 
@@ -375,7 +412,10 @@ def test_non_dict_plan_is_rejected() -> None:
 def test_levels_are_topological_and_stable() -> None:
     step = {"agent": "eda", "skill": "explore", "description": "d"}
     plan = Plan(
-        request="r", language="en", planner="llm", rationale="r",
+        request="r",
+        language="en",
+        planner="llm",
+        rationale="r",
         steps=[
             PlanStep(id="a", **step),
             PlanStep(id="c", **step),

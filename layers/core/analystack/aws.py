@@ -7,7 +7,7 @@ build (~50 ms each), which is why they are cached rather than built per invocati
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -25,11 +25,11 @@ _CLIENT_CONFIG = Config(
 _LAMBDA_CONFIG = _CLIENT_CONFIG.merge(Config(read_timeout=900, retries={"max_attempts": 1}))
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, region: str | None = None) -> Any:
     """A shared boto3 client for ``service`` (``lambda`` gets long read timeouts, no retries)."""
     config = _LAMBDA_CONFIG if service == "lambda" else _CLIENT_CONFIG
-    return boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 def reset_clients() -> None:

@@ -167,12 +167,22 @@ def _write_results(http: httpx.Client, job: dict[str, Any], out: Path) -> None:
         response = httpx.get(artifact["url"], timeout=120)
         if response.status_code == 200:
             target.write_bytes(response.content)
-    lines = [f"# Analystack job {job['job_id']}", "", f"Status: **{job['status']}**", "", job.get("summary") or "", "",
-             "## Steps", ""]
+    lines = [
+        f"# Analystack job {job['job_id']}",
+        "",
+        f"Status: **{job['status']}**",
+        "",
+        job.get("summary") or "",
+        "",
+        "## Steps",
+        "",
+    ]
     lines += [f"- `{s['step_id']}` ({s['agent']}.{s['skill']}): {s['status']}" for s in job.get("steps", [])]
     lines += ["", "## Artifacts", ""]
-    lines += [f"- {a['name']} ({a['kind']}, {a['media_type']}, {a['size_bytes']:,} bytes) — `{a['s3_uri']}`"
-              for a in job.get("artifacts", [])]
+    lines += [
+        f"- {a['name']} ({a['kind']}, {a['media_type']}, {a['size_bytes']:,} bytes) — `{a['s3_uri']}`"
+        for a in job.get("artifacts", [])
+    ]
     (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -212,15 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("request")
         else:
             command.add_argument("--request", default=None)
-        command.add_argument("--api", default=None, help="API base URL (default: a stack on :8000, else embedded)")
-        command.add_argument("--out", default=None, help="results folder (default ./analystack-results/<job>)")
+        command.add_argument(
+            "--api", default=None, help="API base URL (default: a stack on :8000, else embedded)"
+        )
+        command.add_argument(
+            "--out", default=None, help="results folder (default ./analystack-results/<job>)"
+        )
         command.add_argument("--session", default=None)
         command.add_argument("--timeout", type=float, default=900)
         command.set_defaults(func=func)
 
     plan = sub.add_parser("plan", help="print the plan for a request as JSON without running it")
     plan.add_argument("request")
-    plan.add_argument("--dataset", action="store_true", help="plan for an existing hub dataset instead of an upload")
+    plan.add_argument(
+        "--dataset", action="store_true", help="plan for an existing hub dataset instead of an upload"
+    )
     plan.set_defaults(func=cmd_plan)
     return parser
 

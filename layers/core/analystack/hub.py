@@ -97,7 +97,9 @@ class DataHub:
         return item
 
     def get_item(self, item_id: str) -> CatalogItem:
-        response = self._ddb.get_item(TableName=self._table, Key={"item_id": {"S": item_id}}, ConsistentRead=True)
+        response = self._ddb.get_item(
+            TableName=self._table, Key={"item_id": {"S": item_id}}, ConsistentRead=True
+        )
         if "Item" not in response:
             raise NotFoundError(f"No dataset or artifact with id '{item_id}'")
         return CatalogItem.model_validate(from_item(response["Item"]))
@@ -174,7 +176,9 @@ class DataHub:
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         body = buffer.getvalue()
-        uri, version = self.put_object(f"datasets/{dataset_id}/data.parquet", body, "application/vnd.apache.parquet")
+        uri, version = self.put_object(
+            f"datasets/{dataset_id}/data.parquet", body, "application/vnd.apache.parquet"
+        )
         return self.register(
             CatalogItem(
                 item_id=dataset_id,

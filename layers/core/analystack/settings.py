@@ -71,7 +71,9 @@ class Settings(BaseSettings):
 
     service_name: str = "analystack"
     stage: str = "local"
-    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
     resources: ResourceNames = Field(default_factory=ResourceNames)
     endpoints: AgentEndpoints = Field(default_factory=AgentEndpoints)
     llm: LlmSettings = Field(default_factory=LlmSettings)

@@ -36,7 +36,12 @@ def create_agent_app(
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, object]:
-        return {"status": "ok", "agent": card.name, "version": card.version, "skills": [s.id for s in card.skills]}
+        return {
+            "status": "ok",
+            "agent": card.name,
+            "version": card.version,
+            "skills": [s.id for s in card.skills],
+        }
 
     for router in routers:
         app.include_router(router)

@@ -49,7 +49,9 @@ def build_agent_card(
                 protocol_version=PROTOCOL_VERSION_1_0,
             ),
             AgentInterface(
-                url=root, protocol_binding=TransportProtocol.HTTP_JSON.value, protocol_version=PROTOCOL_VERSION_1_0
+                url=root,
+                protocol_binding=TransportProtocol.HTTP_JSON.value,
+                protocol_version=PROTOCOL_VERSION_1_0,
             ),
         ],
         capabilities=AgentCapabilities(streaming=streaming, push_notifications=False),

@@ -10,11 +10,18 @@ otherwise leak ``str(exc)`` to the caller.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from a2a.helpers import get_data_parts, get_message_text, new_data_part, new_task_from_user_message, new_text_part
+from a2a.helpers import (
+    get_data_parts,
+    get_message_text,
+    new_data_part,
+    new_task_from_user_message,
+    new_text_part,
+)
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
@@ -23,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analystack.errors import AnalystackError, InvalidInputError
 from analystack.models import ProgressEvent
-from analystack.telemetry import logger
+from analystack.telemetry import logger, record_skill_outcome
 
 
 class SkillRequest(BaseModel):
@@ -93,6 +100,8 @@ class SkillExecutor(AgentExecutor):
             await event_queue.enqueue_event(task)
         updater = TaskUpdater(event_queue, task.id, task.context_id)
         request: SkillRequest | None = None
+        started = time.monotonic()
+        succeeded = False
         try:
             request = self._parse(message)
             handler = self._skills.get(request.skill)
@@ -110,16 +119,24 @@ class SkillExecutor(AgentExecutor):
                 [new_data_part(_result_payload(result))], name="outputs", metadata={"skill": request.skill}
             )
             await updater.complete(self._text(result.summary or f"{request.skill} finished"))
+            succeeded = True
         except AnalystackError as exc:
-            logger.warning("skill failed", extra={"agent": self._agent, "code": exc.code, "error": exc.message})
+            logger.warning(
+                "skill failed", extra={"agent": self._agent, "code": exc.code, "error": exc.message}
+            )
             self._report_failure(request, exc.message)
             await updater.failed(self._failure_message(exc.code, exc.message, exc.details))
-        except Exception:
+        except Exception:  # noqa: BLE001 - the protocol boundary: every crash becomes a failed task
             reference = uuid.uuid4().hex[:12]
             logger.exception("skill crashed", extra={"agent": self._agent, "reference": reference})
             text = f"Internal error in agent '{self._agent}' (reference {reference})"
             self._report_failure(request, text)
             await updater.failed(self._failure_message("internal_error", text, {"reference": reference}))
+        finally:
+            skill = request.skill if request is not None else "unknown"
+            record_skill_outcome(
+                self._agent, skill, succeeded=succeeded, duration_ms=(time.monotonic() - started) * 1000
+            )
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         task = context.current_task
@@ -143,11 +160,15 @@ class SkillExecutor(AgentExecutor):
                 self._sink.append(
                     request.job_id,
                     ProgressEvent(
-                        stage="failed", agent=self._agent, progress=100, message=text,
-                        step_id=request.step_id, level="error",
+                        stage="failed",
+                        agent=self._agent,
+                        progress=100,
+                        message=text,
+                        step_id=request.step_id,
+                        level="error",
                     ),
                 )
-            except Exception:  # the failure itself must still reach the caller
+            except Exception:  # noqa: BLE001 - the failure itself must still reach the caller
                 logger.exception("could not record failure event")
 
     def _text(self, text: str) -> Message:
@@ -157,12 +178,19 @@ class SkillExecutor(AgentExecutor):
         return Message(
             message_id=uuid.uuid4().hex,
             role=Role.ROLE_AGENT,
-            parts=[new_text_part(text), new_data_part({"error": {"code": code, "message": text, "details": details}})],
+            parts=[
+                new_text_part(text),
+                new_data_part({"error": {"code": code, "message": text, "details": details}}),
+            ],
         )
 
 
 def _result_payload(result: SkillResult) -> dict[str, Any]:
-    return {"outputs": result.outputs, "artifacts": [a.model_dump() for a in result.artifacts], "summary": result.summary}
+    return {
+        "outputs": result.outputs,
+        "artifacts": [a.model_dump() for a in result.artifacts],
+        "summary": result.summary,
+    }
 
 
 class _Reporter:
@@ -190,13 +218,18 @@ class _Reporter:
             self._sink.append(
                 self._request.job_id,
                 ProgressEvent(
-                    stage=stage, agent=self._agent, progress=percent, message=message[:500],
+                    stage=stage,
+                    agent=self._agent,
+                    progress=percent,
+                    message=message[:500],
                     step_id=self._request.step_id,
                 ),
             )
         if stage in {"started", "finished"}:
             return
-        status = Message(message_id=uuid.uuid4().hex, role=Role.ROLE_AGENT, parts=[new_text_part(message[:500])])
+        status = Message(
+            message_id=uuid.uuid4().hex, role=Role.ROLE_AGENT, parts=[new_text_part(message[:500])]
+        )
         coroutine = self._updater.update_status(
             TaskState.TASK_STATE_WORKING, message=status, metadata={"progress": str(percent), "stage": stage}
         )

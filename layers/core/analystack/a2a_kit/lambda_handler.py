@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,7 +22,13 @@ from mangum import Mangum
 from analystack.errors import AgentTaskFailedError, AgentUnavailableError, InvalidInputError
 from analystack.telemetry import logger, metrics, tracer
 
-A2A_MIME_TYPES = ["application/json", "application/a2a+json", "text/event-stream", "text/markdown", "text/html"]
+A2A_MIME_TYPES = [
+    "application/json",
+    "application/a2a+json",
+    "text/event-stream",
+    "text/markdown",
+    "text/html",
+]
 _TERMINAL_FAILURES = {"TASK_STATE_FAILED", "TASK_STATE_REJECTED", "TASK_STATE_CANCELED"}
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
@@ -35,7 +41,7 @@ class _RootPathFix:
     def __init__(self, app: Any) -> None:
         self._app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http" and not scope.get("path"):
             scope = {**scope, "path": "/", "raw_path": b"/"}
         await self._app(scope, receive, send)
@@ -98,8 +104,10 @@ def _summarise_task(task: dict[str, Any]) -> dict[str, Any]:
     status_parts = task.get("status", {}).get("message", {}).get("parts", [])
     status_text = " ".join(p["text"] for p in status_parts if "text" in p)
     if state in _TERMINAL_FAILURES:
-        error = next((p["data"]["error"] for p in status_parts if "error" in p.get("data", {})), {})
-        raise AgentTaskFailedError(status_text or "The agent reported a failure", details=error.get("details"))
+        error: dict[str, Any] = next((p["data"]["error"] for p in status_parts if "error" in p.get("data", {})), {})
+        raise AgentTaskFailedError(
+            status_text or "The agent reported a failure", details=error.get("details")
+        )
     result: dict[str, Any] = {
         "task_id": task.get("id"),
         "context_id": task.get("contextId"),

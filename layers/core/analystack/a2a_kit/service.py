@@ -44,7 +44,11 @@ def build_agent_service(
     if missing:
         raise ValueError(f"Skills without handlers: {', '.join(missing)}")
     card = build_agent_card(
-        name=name, description=description, skills=skills, base_url=settings.endpoints.url_for(name), version=version
+        name=name,
+        description=description,
+        skills=skills,
+        base_url=settings.endpoints.url_for(name),
+        version=version,
     )
     executor = SkillExecutor(agent=name, skills=handlers, progress_sink=event_log())
     task_store = DynamoDbTaskStore(table=settings.resources.tasks_table, dynamodb_client=client("dynamodb"))

@@ -13,15 +13,20 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from analystack.localcloud.deployer import Route
+from analystack.localcloud.dispatch import error_payload
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from analystack.localcloud.deployer import Route
-from analystack.localcloud.dispatch import error_payload
-
-_TEXT_TYPES = ("text/", "application/json", "application/a2a+json", "application/xml", "application/javascript")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/a2a+json",
+    "application/xml",
+    "application/javascript",
+)
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
@@ -102,13 +107,19 @@ def create_bridge_app(routes: Sequence[Route], function_names: dict[str, str], i
         )
         try:
             result = await asyncio.to_thread(invoke, function_names[route.function], event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any integration failure is API Gateway's 500
             # API Gateway answers 500 when the integration fails; the payload is for local debugging.
-            return JSONResponse({"message": "Internal Server Error", "error": error_payload(exc)}, status_code=500)
+            return JSONResponse(
+                {"message": "Internal Server Error", "error": error_payload(exc)}, status_code=500
+            )
         return _to_response(result)
 
     return Starlette(
-        routes=[StarletteRoute("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
+        routes=[
+            StarletteRoute(
+                "/{path:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+            )
+        ]
     )
 
 

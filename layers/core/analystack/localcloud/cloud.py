@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from analystack.localcloud.deployer import DeployedStack, deploy
 from analystack.localcloud.dispatch import HandlerRegistry, install
 
@@ -149,7 +148,9 @@ class LocalCloud:
         from analystack.aws import client
         from analystack.settings import get_settings
 
-        self.stack = deploy(client, stack_name=self.stack_name, region=self.region, template_path=self.template_path)
+        self.stack = deploy(
+            client, stack_name=self.stack_name, region=self.region, template_path=self.template_path
+        )
         os.environ.update(self.stack.shared_environment())
         agent_urls = {
             name: self.agent_url(name) if self.serve_http else f"{self.api_url}/a2a/{name}"
@@ -192,6 +193,8 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.ports["aws"])
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Analystack")
+        # EMF lines are for CloudWatch Logs, which the local cloud does not ingest.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         from analystack.aws import reset_clients
 
         reset_clients()
@@ -223,7 +226,9 @@ class LocalCloud:
     def _start_uvicorn(self, name: str, app: Any, port: int) -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=self.host, port=port, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, host=self.host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name=f"http-{name}", daemon=True)
         thread.start()

@@ -8,6 +8,7 @@ routes for the local API bridge. Unknown resource types are listed, never silent
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -148,15 +149,23 @@ def deploy(
     _name_context(cfn, ctx)
     stack = DeployedStack(stack_name=stack_name, region=region, account_id=ctx.account_id)
     resources = cfn["Resources"]
-    order = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function",
-             "AWS::StepFunctions::StateMachine"]
+    order = [
+        "AWS::IAM::Role",
+        "AWS::S3::Bucket",
+        "AWS::DynamoDB::Table",
+        "AWS::Lambda::Function",
+        "AWS::StepFunctions::StateMachine",
+    ]
     for rtype in order:
         for logical_id, resource in resources.items():
             if resource["Type"] != rtype:
                 continue
             properties = resolve(resource.get("Properties", {}), ctx)
-            name = ctx.physical_ids[logical_id] if rtype != "AWS::StepFunctions::StateMachine" \
+            name = (
+                ctx.physical_ids[logical_id]
+                if rtype != "AWS::StepFunctions::StateMachine"
                 else ctx.attributes[(logical_id, "Name")]
+            )
             if rtype == "AWS::IAM::Role":
                 _create_role(clients("iam"), name, properties)
                 stack.roles[logical_id] = ctx.attributes[(logical_id, "Arn")]
@@ -167,7 +176,9 @@ def deploy(
                 _create_table(clients("dynamodb"), name, properties)
                 stack.tables[logical_id] = name
             elif rtype == "AWS::Lambda::Function":
-                stack.functions[logical_id] = _create_function(clients("lambda"), logical_id, name, properties, ctx)
+                stack.functions[logical_id] = _create_function(
+                    clients("lambda"), logical_id, name, properties, ctx
+                )
             elif rtype == "AWS::StepFunctions::StateMachine":
                 source = sam["Resources"][logical_id]["Properties"]["DefinitionUri"]
                 stack.state_machines[logical_id] = _create_state_machine(
@@ -183,20 +194,18 @@ def deploy(
 
 
 def _create_role(iam: Any, name: str, properties: dict[str, Any]) -> None:
-    try:
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"]))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
+        )
 
 
 def _create_bucket(s3: Any, name: str, properties: dict[str, Any], region: str) -> None:
     kwargs: dict[str, Any] = {"Bucket": name}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(**kwargs)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     versioning = properties.get("VersioningConfiguration", {}).get("Status")
     if versioning:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
@@ -226,7 +235,7 @@ def _create_function(
     lam: Any, logical_id: str, name: str, properties: dict[str, Any], ctx: StackContext
 ) -> FunctionSpec:
     environment = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
-    try:
+    with contextlib.suppress(lam.exceptions.ResourceConflictException):
         lam.create_function(
             FunctionName=name,
             Runtime=properties.get("Runtime", "python3.12"),
@@ -237,8 +246,6 @@ def _create_function(
             MemorySize=int(properties.get("MemorySize", 128)),
             Environment={"Variables": environment},
         )
-    except lam.exceptions.ResourceConflictException:
-        pass
     return FunctionSpec(
         logical_id=logical_id,
         name=name,
@@ -262,12 +269,16 @@ def _create_state_machine(sfn: Any, name: str, properties: dict[str, Any], defin
     json.loads(definition)  # fail here, with the file name, rather than inside moto
     try:
         response = sfn.create_state_machine(
-            name=name, definition=definition, roleArn=properties["RoleArn"],
+            name=name,
+            definition=definition,
+            roleArn=properties["RoleArn"],
             type=properties.get("StateMachineType", "STANDARD"),
         )
         return str(response["stateMachineArn"])
     except sfn.exceptions.StateMachineAlreadyExists:
-        arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name)
+        arn = next(
+            m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name
+        )
         sfn.update_state_machine(stateMachineArn=arn, definition=definition)
         return str(arn)
 
@@ -280,7 +291,9 @@ def _routes(sam: dict[str, Any]) -> list[Route]:
         for event in resource.get("Properties", {}).get("Events", {}).values():
             if event.get("Type") == "HttpApi":
                 props = event.get("Properties", {})
-                routes.append(Route(method=props.get("Method", "ANY").upper(), path=props["Path"], function=logical_id))
+                routes.append(
+                    Route(method=props.get("Method", "ANY").upper(), path=props["Path"], function=logical_id)
+                )
     # Most specific first: literal paths before templated ones, longer before shorter.
     routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
     return routes

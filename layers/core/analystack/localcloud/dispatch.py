@@ -112,21 +112,22 @@ def install(registry: HandlerRegistry) -> Callable[[], None]:
             # Unknown to the project: moto's simple backend would answer "OK" even for a function
             # that does not exist; looking it up first raises ResourceNotFound like Lambda does.
             self.get_function(function_name, qualifier)
-            return original(self, function_name, qualifier, body, headers, response_headers)
+            result = original(self, function_name, qualifier, body, headers, response_headers)
+            return result.encode() if isinstance(result, str) else result
         event = json.loads(body) if body else {}
         if headers.get("X-Amz-Invocation-Type") == "Event":
             # Asynchronous invoke: Lambda queues the event and returns 202 at once.
             def run() -> None:
                 try:
                     registry.invoke(function_name, event)
-                except Exception:
+                except Exception:  # noqa: BLE001 - async invokes have no caller to raise to
                     logger.exception("async invoke failed", extra={"function": function_name})
 
             threading.Thread(target=run, name=f"lambda-{function_name}", daemon=True).start()
             return b""
         try:
             result = registry.invoke(function_name, event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Lambda reports any exception as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(error_payload(exc)).encode()
         return json.dumps(result, default=str).encode()

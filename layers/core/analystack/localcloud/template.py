@@ -153,7 +153,7 @@ def resolve(value: Any, ctx: StackContext) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return ctx.ref(arg)
         if key == "Fn::GetAtt":
@@ -180,9 +180,7 @@ def resolve(value: Any, ctx: StackContext) -> Any:
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
-    }
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
 
 def dumps(value: Any) -> str:
