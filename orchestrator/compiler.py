@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from analystack.errors import InvalidInputError
-
 from orchestrator.plan import ExecutionRef, Plan, PlanStep, StepOutputRef
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"

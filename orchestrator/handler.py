@@ -4,7 +4,6 @@ from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.aws import client
 from analystack.runtime import data_hub, job_store
 from analystack.settings import get_settings
-
 from orchestrator.skills import AnalyzeSkill, FinalizeSkill
 from orchestrator.workflow import StepFunctionsRunner
 

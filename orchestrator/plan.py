@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from analystack.errors import InvalidInputError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from analystack.errors import InvalidInputError
 
 AgentName = Literal[
     "ingestion", "quality", "eda", "visualization", "automl", "mlops", "codegen", "nlp", "realtime"

@@ -20,9 +20,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from analystack.errors import AgentUnavailableError
 from pydantic import BaseModel, ConfigDict
 
+from analystack.errors import AgentUnavailableError
 from orchestrator.plan import ExecutionRef, Plan, PlanStep, StepInput, StepOutputRef
 
 Intent = Literal["quality", "eda", "visualization", "automl", "mlops", "codegen", "nlp", "realtime"]

@@ -16,7 +16,6 @@ from analystack.errors import AnalystackError, InvalidInputError
 from analystack.hub import DataHub
 from analystack.jobs import JobStore, StepRecord
 from analystack.models import JobStatus, utc_now
-
 from orchestrator.compiler import compile_plan, state_machine_name
 from orchestrator.planner import DataSource, plan_request
 from orchestrator.synthesis import narrate
@@ -139,6 +138,7 @@ class FinalizeSkill:
             error=error_text,
             llm_configured=self._llm_configured,
             planner=job.planner or "heuristic",
+            rationale=(job.plan or {}).get("rationale"),
         )
         artifacts = [i.item_id for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
         self._jobs.update(

@@ -19,8 +19,11 @@ def narrate(
     error: str | None,
     llm_configured: bool,
     planner: str,
+    rationale: str | None = None,
 ) -> str:
     lines = [f"Request: {request.strip() or '(none)'}"]
+    if rationale:
+        lines.append(f"Plan: {rationale}")
     ingest = steps.get("ingest", {}).get("outputs", {})
     if ingest:
         lines.append(

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
-from analystack.errors import AnalystackError, InvalidInputError
-from analystack.settings import Settings
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from analystack.errors import AnalystackError, InvalidInputError
+from analystack.settings import Settings
 from functions.gateway.service import AnalysisService, Upload
 
 MAX_SSE_WAIT_SECONDS = 25.0  # API Gateway cuts integrations at 29 s

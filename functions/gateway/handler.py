@@ -6,7 +6,6 @@ from analystack.a2a_kit import make_lambda_handler
 from analystack.aws import client
 from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings
-
 from functions.gateway.app import create_gateway_app
 from functions.gateway.service import AnalysisService, LambdaOrchestratorClient
 

@@ -3,7 +3,6 @@
 from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.runtime import data_hub
 from analystack.settings import get_settings
-
 from functions.ingestion.loaders import LoadLimits
 from functions.ingestion.skills import IngestSkill
 

@@ -34,14 +34,6 @@ from typing import Any, Final
 
 import charset_normalizer
 import pandas as pd
-from analystack.errors import (
-    DataTooLargeError,
-    DecodingError,
-    EmptyDataError,
-    InvalidInputError,
-    ParseError,
-    UnsupportedFormatError,
-)
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
@@ -52,6 +44,15 @@ from pandas.api.types import (
     is_string_dtype,
 )
 from pandas.tseries.api import guess_datetime_format
+
+from analystack.errors import (
+    DataTooLargeError,
+    DecodingError,
+    EmptyDataError,
+    InvalidInputError,
+    ParseError,
+    UnsupportedFormatError,
+)
 
 __all__ = ["LoadLimits", "LoadedTable", "infer_schema", "load_table"]
 

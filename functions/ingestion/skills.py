@@ -7,9 +7,8 @@ parses them with ``loaders``, writes the dataset with its lineage (the upload it
 from __future__ import annotations
 
 from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
-from analystack.hub import DataHub
+from analystack.hub import S3_URI_IN_TEXT, DataHub
 from analystack.models import Producer
-
 from functions.ingestion.loaders import LoadLimits, infer_schema, load_table
 
 
@@ -28,7 +27,7 @@ class IngestSkill:
         self._limits = limits
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
-        source_uri = request.require("source_uri")
+        source_uri = request.require("source_uri", in_text=S3_URI_IN_TEXT)
         filename = str(request.inputs.get("filename") or source_uri.rsplit("/", 1)[-1])
         upload_id = request.inputs.get("upload_id")
         report(5, f"reading {filename}", stage="reading")

@@ -2,7 +2,6 @@
 
 from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.runtime import data_hub
-
 from functions.quality.skills import AssessQualitySkill
 
 service = build_agent_service(

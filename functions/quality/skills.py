@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
-from analystack.hub import DataHub
+from analystack.hub import DATASET_ID_IN_TEXT, DataHub
 from analystack.models import Producer
-
 from functions.quality.profiling import profile_table
 from functions.quality.report import render_markdown
 
@@ -17,7 +16,7 @@ class AssessQualitySkill:
         self._hub = hub
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
-        dataset_id = request.require("dataset_id")
+        dataset_id = request.require("dataset_id", in_text=DATASET_ID_IN_TEXT)
         item, frame = self._hub.read_dataset(dataset_id)
         report(
             10, f"profiling {len(frame):,} rows x {frame.shape[1]} columns of {item.name}", stage="profiling"

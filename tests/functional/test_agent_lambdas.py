@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from analystack.errors import AgentTaskFailedError, InvalidInputError
 from analystack.models import Producer
 from analystack.runtime import data_hub

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
+
 from analystack.aws import client
 from analystack.errors import AgentUnavailableError
 from analystack.runtime import data_hub, event_log, job_store
-
 from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, Upload
 
 pytestmark = pytest.mark.functional
@@ -116,7 +116,9 @@ def test_job_view_shows_live_step_progress_from_events(cloud: Any, api: httpx.Cl
     )
     event_log().append(
         "job-live",
-        ProgressEvent(stage="parsing", agent="ingestion", progress=70, message="parsed 10 rows", step_id="ingest"),
+        ProgressEvent(
+            stage="parsing", agent="ingestion", progress=70, message="parsed 10 rows", step_id="ingest"
+        ),
     )
     job = api.get("/jobs/job-live").json()
     steps = {s["step_id"]: s for s in job["steps"]}

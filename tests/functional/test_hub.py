@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from analystack.errors import DataTooLargeError, InvalidInputError, NotFoundError
 from analystack.models import Producer
 from analystack.runtime import data_hub

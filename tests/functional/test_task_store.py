@@ -10,6 +10,7 @@ from a2a.server.context import ServerCallContext
 from a2a.server.tasks import InMemoryTaskStore
 from a2a.server.tasks.task_store import TaskStore
 from a2a.types import ListTasksRequest, Task, TaskState, TaskStatus
+
 from analystack.a2a_kit import DynamoDbTaskStore
 from analystack.aws import client
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from analystack.aws import client
 from analystack.localcloud.template import load_template
 

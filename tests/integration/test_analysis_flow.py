@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from analystack.aws import client
 from analystack.cli import sample_path
 from analystack.hub import parse_s3_uri
@@ -125,6 +126,29 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
     task = response.json()["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_FAILED"
     assert "No dataset or artifact with id 'ds-nope'" in task["status"]["message"]["parts"][0]["text"]
+    # A person can talk to an agent in plain text: the S3 URI is found in the message.
+    bucket = cloud.stack.buckets["HubBucket"]
+    client("s3").put_object(Bucket=bucket, Key="external/t.csv", Body=b"a,b\n1,x\n2,y\n")
+    response = httpx.post(
+        f"{cloud.agent_url('ingestion')}/",
+        headers={"A2A-Version": "1.0"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": "m2",
+                    "role": "ROLE_USER",
+                    "parts": [{"text": f"please load s3://{bucket}/external/t.csv"}],
+                }
+            },
+        },
+        timeout=30,
+    )
+    task = response.json()["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED", task["status"]
+    assert task["artifacts"][0]["parts"][0]["data"]["outputs"]["rows"] == "2"
     agents = httpx.get(f"{cloud.api_url}/agents").json()["agents"]
     assert {a["agent"]: a["status"] for a in agents} == {
         "orchestrator": "up",

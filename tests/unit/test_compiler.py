@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from analystack.errors import InvalidInputError
 
+from analystack.errors import InvalidInputError
 from orchestrator.compiler import (
     CATCH,
     RESULT_SELECTOR,

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from analystack.errors import (
     DataTooLargeError,
     DecodingError,
@@ -23,7 +24,6 @@ from analystack.errors import (
     ParseError,
     UnsupportedFormatError,
 )
-
 from functions.ingestion.loaders import LoadedTable, LoadLimits, infer_schema, load_table
 
 pytestmark = pytest.mark.unit

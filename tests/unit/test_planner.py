@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from analystack.errors import AgentUnavailableError, InvalidInputError
 
+from analystack.errors import AgentUnavailableError, InvalidInputError
 from orchestrator.plan import ExecutionRef, Plan, PlanStep, StepOutputRef, validate_plan
 from orchestrator.planner import DataSource, detect_language, detect_target, plan_request
 

@@ -111,6 +111,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"timed out after {args.timeout}s; the job is still {status}")
         elif status == "failed":
             print(f"job failed: {(job.get('error') or {}).get('message')}")
+        for step in job.get("steps", []):
+            print(f"  {step['step_id']:<12} {step['agent']:<13} {step['status']}")
+        for path in sorted((out / "artifacts").iterdir()):
+            print(f"  artifact: {path}")
         print(f"results: {out}")
         return 0 if status == "succeeded" else 1
 
@@ -124,16 +128,17 @@ def _error_text(response: httpx.Response) -> str:
 
 def _follow_progress(http: httpx.Client, job_id: str, *, timeout: float) -> bool:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
     after: str | None = None
     bars: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
     with Progress(
-        TextColumn("[bold]{task.fields[step]:<12}"),
-        BarColumn(),
+        TextColumn("[bold]{task.fields[step]}", table_column=Column(width=13, no_wrap=True)),
+        BarColumn(bar_width=24),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
     ) as progress:
         while time.monotonic() < deadline:
             params = {"format": "json", **({"after": after} if after else {})}

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.+)$")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-]+")
+# How ids and URIs look inside free text (plain-text A2A messages).
+DATASET_ID_IN_TEXT = re.compile(r"\bds-[0-9a-f]{20}\b")
+S3_URI_IN_TEXT = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^\s'\"<>]+")
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ otherwise leak ``str(exc)`` to the caller.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -44,8 +45,15 @@ class SkillRequest(BaseModel):
     request: str = ""
     inputs: dict[str, Any] = Field(default_factory=dict)
 
-    def require(self, name: str) -> str:
+    def require(self, name: str, *, in_text: re.Pattern[str] | None = None) -> str:
+        """An input by name; for plain-text A2A messages, ``in_text`` finds it in the request text.
+
+        That lets a person write "profile ds-..." to an agent instead of composing a data part.
+        """
         value = self.inputs.get(name)
+        if (value is None or (isinstance(value, str) and not value.strip())) and in_text is not None:
+            match = in_text.search(self.request)
+            value = match.group(0) if match else None
         if value is None or (isinstance(value, str) and not value.strip()):
             raise InvalidInputError(f"Input '{name}' is required for skill '{self.skill}'")
         return str(value)

@@ -104,7 +104,9 @@ def _summarise_task(task: dict[str, Any]) -> dict[str, Any]:
     status_parts = task.get("status", {}).get("message", {}).get("parts", [])
     status_text = " ".join(p["text"] for p in status_parts if "text" in p)
     if state in _TERMINAL_FAILURES:
-        error: dict[str, Any] = next((p["data"]["error"] for p in status_parts if "error" in p.get("data", {})), {})
+        error: dict[str, Any] = next(
+            (p["data"]["error"] for p in status_parts if "error" in p.get("data", {})), {}
+        )
         raise AgentTaskFailedError(
             status_text or "The agent reported a failure", details=error.get("details")
         )

@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from analystack.localcloud.deployer import Route
-from analystack.localcloud.dispatch import error_payload
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
+
+from analystack.localcloud.deployer import Route
+from analystack.localcloud.dispatch import error_payload
 
 _TEXT_TYPES = (
     "text/",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from analystack.localcloud.deployer import DeployedStack, deploy
 from analystack.localcloud.dispatch import HandlerRegistry, install
 
