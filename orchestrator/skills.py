@@ -141,23 +141,27 @@ class FinalizeSkill:
             rationale=(job.plan or {}).get("rationale"),
         )
         artifacts = [i.item_id for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
-        self._jobs.update(
-            job_id,
-            status=JobStatus.SUCCEEDED if status == "succeeded" else JobStatus.FAILED,
-            steps=records,
-            summary=summary,
-            finished_at=utc_now(),
-            error={"code": "analysis_failed", "message": error_text} if error_text else None,
-            result={"artifact_ids": artifacts},
-        )
+
+        def close_job() -> None:
+            self._jobs.update(
+                job_id,
+                status=JobStatus.SUCCEEDED if status == "succeeded" else JobStatus.FAILED,
+                steps=records,
+                summary=summary,
+                finished_at=utc_now(),
+                error={"code": "analysis_failed", "message": error_text} if error_text else None,
+                result={"artifact_ids": artifacts},
+            )
+
         report(
-            100,
-            "analysis finished" if status == "succeeded" else f"analysis failed: {error_text}",
+            95,
+            "recording results" if status == "succeeded" else f"analysis failed: {error_text}",
             stage="finalizing",
         )
         return SkillResult(
             outputs={"status": status, "artifacts": str(len(artifacts))},
             summary=f"job {status}: {len(records)} steps, {len(artifacts)} artifacts",
+            after_report=close_job,
         )
 
 

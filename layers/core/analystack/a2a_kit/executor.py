@@ -67,9 +67,14 @@ class ArtifactRef(BaseModel):
 
 
 class SkillResult(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     outputs: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[ArtifactRef] = Field(default_factory=list)
     summary: str = ""
+    after_report: Callable[[], None] | None = Field(default=None, exclude=True)
+    """Runs after the skill's final progress event is recorded: state that readers treat as
+    "done" (a job's terminal status) must not become visible before the last event."""
 
 
 class ProgressReporter(Protocol):
@@ -123,6 +128,8 @@ class SkillExecutor(AgentExecutor):
             reporter(0, f"{request.skill} started", stage="started")
             result = await asyncio.to_thread(handler, request, reporter)
             reporter(100, result.summary or f"{request.skill} finished", stage="finished")
+            if result.after_report is not None:
+                await asyncio.to_thread(result.after_report)
             await updater.add_artifact(
                 [new_data_part(_result_payload(result))], name="outputs", metadata={"skill": request.skill}
             )
