@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -51,6 +52,8 @@ def test_s3_uris_and_safe_names() -> None:
 
 
 def test_settings_nested_env_and_agent_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("ANALYSTACK_")]:
+        monkeypatch.delenv(name)  # a local cloud in this process sets its own
     monkeypatch.setenv("ANALYSTACK_RESOURCES__HUB_BUCKET", "hub-x")
     monkeypatch.setenv("ANALYSTACK_ENDPOINTS__AGENT_FUNCTIONS", json.dumps({"quality": "fn-q"}))
     monkeypatch.setenv("ANALYSTACK_ENDPOINTS__PUBLIC_API_URL", "https://api.example.com/prod/")
