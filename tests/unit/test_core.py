@@ -165,3 +165,20 @@ def test_template_narration_cites_step_outputs_and_says_no_llm() -> None:
     assert "97.5/100 (grade A)" in text
     assert "Plan: ingest then profile" in text
     assert "no LLM is configured" in text
+
+
+def test_skill_outcomes_are_emitted_as_cloudwatch_emf(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from analystack.telemetry import record_skill_outcome
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    record_skill_outcome("quality", "assess_quality", succeeded=False, duration_ms=12.5)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    failed = next(r for r in records if "SkillFailed" in r)
+    assert failed["SkillFailed"] == [1.0]
+    assert failed["agent"] == "quality"
+    assert failed["skill"] == "assess_quality"
+    assert failed["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Analystack"
+    duration = next(r for r in records if "SkillDuration" in r)
+    assert duration["SkillDuration"] == [12.5]

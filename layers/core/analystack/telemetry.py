@@ -1,22 +1,20 @@
 """Structured logging, metrics and tracing (Powertools), one instance each per container.
 
+Metrics are written with ``single_metric`` (flushed at once, no shared state) rather than the
+``log_metrics`` decorator: skills run concurrently in threads locally, and card/health requests
+record nothing, which the decorator would warn about on every call.
+
 Powertools reads ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE`` from the
 environment the template sets per function; the tracer switches itself off outside Lambda.
 """
 
 from __future__ import annotations
 
-import warnings
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-# Card, health and polling requests legitimately record no metric; Powertools would warn on each.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-
-logger = Logger(service="analystack", utc=True)
-metrics = Metrics(namespace="Analystack", service="analystack")
-tracer = Tracer(service="analystack")
+logger = Logger(utc=True)
+tracer = Tracer()
 
 
 def record_skill_outcome(agent: str, skill: str, *, succeeded: bool, duration_ms: float) -> None:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from analystack.errors import AgentTaskFailedError, AgentUnavailableError, InvalidInputError
-from analystack.telemetry import logger, metrics, tracer
+from analystack.telemetry import logger, tracer
 
 A2A_MIME_TYPES = [
     "application/json",
@@ -57,7 +57,6 @@ def make_lambda_handler(app: FastAPI, *, api_gateway_base_path: str = "/") -> La
     )
 
     @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(raise_on_empty_metrics=False)
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> Any:
         _ensure_event_loop()
