@@ -78,3 +78,15 @@ class AgentTaskFailedError(AnalystackError):
 
     code = "agent_task_failed"
     http_status = 502
+
+
+class TargetNotFoundError(InvalidInputError):
+    """No usable target column could be identified (the agent says so instead of guessing)."""
+
+    code = "target_not_found"
+
+
+class UnlearnableTargetError(InvalidInputError):
+    """The target cannot be modelled (constant, all missing, or no signal beyond the baseline)."""
+
+    code = "unlearnable_target"
