@@ -12,7 +12,7 @@ import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from analystack.errors import AnalystackError, InvalidInputError
 from analystack.settings import Settings
@@ -25,7 +25,14 @@ class AnalyzeJson(BaseModel):
     request: str | None = None
     source_uri: str | None = None
     dataset_id: str | None = None
+    upload_id: str | None = None
     session_id: str | None = None
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    size_bytes: int
+    content_type: str | None = Field(default=None, max_length=127)
 
 
 def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
@@ -89,6 +96,7 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
                 session_id=body.session_id,
                 source_uri=body.source_uri,
                 dataset_id=body.dataset_id,
+                upload_id=body.upload_id,
             )
         else:
             raise InvalidInputError(
@@ -104,6 +112,16 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
             },
             status_code=202,
             headers={"Location": job_links["self"]},
+        )
+
+    @app.post("/uploads", status_code=201)
+    async def create_upload(body: UploadRequest, service: Service) -> dict[str, Any]:
+        """Step one for big files: PUT the file to ``upload_url``, then POST /analyze with ``upload_id``."""
+        return await asyncio.to_thread(
+            service.reserve_upload,
+            filename=body.filename,
+            media_type=body.content_type,
+            size_bytes=body.size_bytes,
         )
 
     @app.get("/jobs/{job_id}")

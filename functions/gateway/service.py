@@ -19,6 +19,7 @@ from analystack.jobs import EventLog, JobRecord, JobStore, new_job_id
 from analystack.models import JobStatus, Producer, ProgressEvent
 
 MAX_REQUEST_CHARS = 4000
+UPLOAD_URL_SECONDS = 900
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 TERMINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED}
@@ -104,11 +105,13 @@ class AnalysisService:
         upload: Upload | None = None,
         source_uri: str | None = None,
         dataset_id: str | None = None,
+        upload_id: str | None = None,
     ) -> JobRecord:
-        sources = [s for s in (upload, source_uri, dataset_id) if s]
+        sources = [s for s in (upload, source_uri, dataset_id, upload_id) if s]
         if len(sources) != 1:
             raise InvalidInputError(
-                "Send exactly one of: a file (multipart 'file'), 'source_uri' (s3://...), 'dataset_id'"
+                "Send exactly one of: a file (multipart 'file'), 'upload_id' (from POST /uploads), "
+                "'source_uri' (s3://...), 'dataset_id'"
             )
         if session_id and not _SESSION_ID.match(session_id):
             raise InvalidInputError("session_id may contain only letters, digits, '-' and '_' (at most 64)")
@@ -134,6 +137,19 @@ class AnalysisService:
                 "filename": upload.filename or "upload",
                 "upload_id": item.item_id,
             }
+        elif upload_id:
+            item = self._hub.get_item(upload_id)
+            size = self._hub.object_size(item.s3_uri) if item.kind == "upload" else None
+            if size is None:
+                raise InvalidInputError(
+                    f"Upload '{upload_id}' has no file yet: PUT it to its upload_url first"
+                )
+            if size > self._max_upload_bytes:
+                raise DataTooLargeError(
+                    f"The upload is {size:,} bytes; the limit is {self._max_upload_bytes:,} bytes"
+                )
+            self._hub.register(item.model_copy(update={"job_id": job_id, "size_bytes": size}))
+            job.upload = {"source_uri": item.s3_uri, "filename": item.name, "upload_id": item.item_id}
         elif source_uri:
             _, key = parse_s3_uri(source_uri)
             job.upload = {"source_uri": source_uri, "filename": key.rsplit("/", 1)[-1], "upload_id": ""}
@@ -156,6 +172,29 @@ class AnalysisService:
             )
             raise
         return job
+
+    def reserve_upload(self, *, filename: str, media_type: str | None, size_bytes: int) -> dict[str, Any]:
+        """A presigned PUT for files too big for a request body (API Gateway caps bodies at 10 MB)."""
+        if not filename.strip():
+            raise InvalidInputError("filename is required")
+        if size_bytes <= 0:
+            raise InvalidInputError("size_bytes must be positive")
+        if size_bytes > self._max_upload_bytes:
+            raise DataTooLargeError(
+                f"The file is {size_bytes:,} bytes; the limit is {self._max_upload_bytes:,} bytes"
+            )
+        media = media_type or "application/octet-stream"
+        item = self._hub.reserve_upload(
+            filename=filename, media_type=media, size_bytes=size_bytes, producer=Producer(agent="gateway")
+        )
+        return {
+            "upload_id": item.item_id,
+            "upload_url": self._hub.presigned_put_url(item.s3_uri, media, UPLOAD_URL_SECONDS),
+            "method": "PUT",
+            "headers": {"Content-Type": media},
+            "expires_in": UPLOAD_URL_SECONDS,
+            "source_uri": item.s3_uri,
+        }
 
     def job_view(self, job_id: str, *, link: Any) -> dict[str, Any]:
         """The job with live step progress (from its events) and its artifacts with download links."""

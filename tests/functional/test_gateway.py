@@ -137,3 +137,28 @@ def test_job_view_shows_live_step_progress_from_events(cloud: Any, api: httpx.Cl
         body = "".join(stream.iter_text())
     assert body.count("event: progress") == 1
     assert "event: end" not in body
+
+
+def test_big_files_go_through_a_presigned_upload(cloud: Any, api: httpx.Client) -> None:
+    too_big = api.post("/uploads", json={"filename": "huge.csv", "size_bytes": 10**12})
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "data_too_large"
+
+    reservation = api.post(
+        "/uploads", json={"filename": "big sales.csv", "size_bytes": 12, "content_type": "text/csv"}
+    )
+    assert reservation.status_code == 201, reservation.text
+    upload = reservation.json()
+    not_yet = api.post("/analyze", json={"request": "profile", "upload_id": upload["upload_id"]})
+    assert not_yet.status_code == 400
+    assert "PUT it to its upload_url first" in not_yet.json()["error"]["message"]
+
+    put = httpx.put(upload["upload_url"], content=b"a,b\n1,2\n3,4\n", headers=upload["headers"])
+    assert put.status_code == 200
+    accepted = api.post("/analyze", json={"request": "profile", "upload_id": upload["upload_id"]})
+    assert accepted.status_code == 202, accepted.text
+    job = api.get(f"/jobs/{accepted.json()['job_id']}").json()
+    assert job["upload"]["upload_id"] == upload["upload_id"]
+    uploads = [a for a in job["artifacts"] if a["kind"] == "upload"]
+    assert [u["item_id"] for u in uploads] == [upload["upload_id"]]
+    assert uploads[0]["size_bytes"] == 12

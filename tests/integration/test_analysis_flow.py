@@ -207,3 +207,35 @@ def test_json_request_with_an_s3_uri(cloud: Any, api: httpx.Client) -> None:
     job = _wait_for_job(api, response.json()["job_id"])
     assert job["status"] == "succeeded", job.get("error")
     assert {s["step_id"]: s["outputs"].get("rows") for s in job["steps"]}["ingest"] == "3"
+
+
+def test_the_cli_analyzes_a_file_and_writes_its_results(cloud: Any, tmp_path: Path) -> None:
+    from analystack.cli import main
+
+    data = tmp_path / "orders.jsonl"
+    data.write_text(
+        "".join(f'{{"order": {i}, "amount": {i * 1.5}, "region": "r{i % 3}"}}\n' for i in range(50))
+    )
+    out = tmp_path / "results"
+    code = main(
+        [
+            "analyze",
+            str(data),
+            "check quality",
+            "--api",
+            cloud.api_url,
+            "--out",
+            str(out),
+            "--upload-threshold",
+            "10",
+        ]
+    )
+    assert code == 0
+    job = json.loads((out / "job.json").read_text())
+    assert job["status"] == "succeeded"
+    assert job["upload"]["source_uri"].split("/")[3] == "uploads"
+    assert "/direct/" in job["upload"]["source_uri"]  # the presigned PUT path was taken
+    names = {p.name.split("-", 2)[-1] for p in (out / "artifacts").iterdir()}
+    assert {"quality_report.json", "quality_report.md"} <= names
+    assert (out / "events.jsonl").read_text().count("\n") >= 5
+    assert "succeeded" in (out / "README.md").read_text()

@@ -93,8 +93,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         data = {"request": args.request}
         if args.session:
             data["session_id"] = args.session
-        with path.open("rb") as handle:
-            response = http.post("/analyze", data=data, files={"file": (path.name, handle)})
+        if path.stat().st_size > args.upload_threshold:
+            response = _analyze_via_direct_upload(http, path, data)
+        else:
+            with path.open("rb") as handle:
+                response = http.post("/analyze", data=data, files={"file": (path.name, handle)})
         if response.status_code != 202:
             print(f"error: {response.status_code} {_error_text(response)}", file=sys.stderr)
             return 1
@@ -117,6 +120,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  artifact: {path}")
         print(f"results: {out}")
         return 0 if status == "succeeded" else 1
+
+
+def _analyze_via_direct_upload(http: httpx.Client, path: Path, data: dict[str, str]) -> httpx.Response:
+    """Big files go straight to S3 through a presigned PUT (API Gateway caps bodies at 10 MB)."""
+    size = path.stat().st_size
+    reservation = http.post("/uploads", json={"filename": path.name, "size_bytes": size})
+    if reservation.status_code != 201:
+        return reservation
+    upload = reservation.json()
+    print(f"uploading {size:,} bytes directly to {upload['source_uri']}")
+    with path.open("rb") as handle:
+        put = httpx.put(upload["upload_url"], content=handle.read(), headers=upload["headers"], timeout=600)
+    put.raise_for_status()
+    return http.post("/analyze", json={**data, "upload_id": upload["upload_id"]})
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -235,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--session", default=None)
         command.add_argument("--timeout", type=float, default=900)
+        command.add_argument(
+            "--upload-threshold",
+            type=int,
+            default=5 * 1024 * 1024,
+            help="files larger than this many bytes are uploaded with a presigned PUT",
+        )
         command.set_defaults(func=func)
 
     plan = sub.add_parser("plan", help="print the plan for a request as JSON without running it")

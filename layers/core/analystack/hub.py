@@ -94,6 +94,26 @@ class DataHub:
             )
         )
 
+    def presigned_put_url(self, uri: str, media_type: str, expires_seconds: int = 900) -> str:
+        bucket, key = parse_s3_uri(uri)
+        return str(
+            self._s3.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": bucket, "Key": key, "ContentType": media_type},
+                ExpiresIn=expires_seconds,
+            )
+        )
+
+    def object_size(self, uri: str) -> int | None:
+        """Size of the object, or None when it does not exist (yet)."""
+        bucket, key = parse_s3_uri(uri)
+        try:
+            return int(self._s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
     # -- catalog -----------------------------------------------------------------------------
     def register(self, item: CatalogItem) -> CatalogItem:
         self._ddb.put_item(TableName=self._table, Item=to_item(item.model_dump(mode="json", by_alias=True)))
@@ -158,6 +178,25 @@ class DataHub:
                 size_bytes=len(body),
                 producer=producer,
                 job_id=job_id,
+            )
+        )
+
+    def reserve_upload(
+        self, *, filename: str, media_type: str, size_bytes: int, producer: Producer
+    ) -> CatalogItem:
+        """Catalog a file the client will PUT straight to S3 (bodies beyond API Gateway's limit)."""
+        item_id = new_id("upl")
+        uri = f"s3://{self._bucket}/uploads/direct/{item_id}/{safe_name(filename)}"
+        return self.register(
+            CatalogItem(
+                item_id=item_id,
+                kind="upload",
+                name=filename[:255] or "upload",
+                s3_uri=uri,
+                media_type=media_type or "application/octet-stream",
+                size_bytes=size_bytes,
+                producer=producer,
+                metadata={"direct_upload": True},
             )
         )
 
