@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -171,9 +170,11 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
 
     @app.get("/agents")
     async def agents(settings: SettingsDep) -> dict[str, Any]:
+        import httpx  # only this route needs an HTTP client; keep it off the cold-start path
+
         names = sorted(settings.endpoints.agent_functions)
 
-        async def fetch(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+        async def fetch(client: Any, name: str) -> dict[str, Any]:
             url = settings.endpoints.url_for(name)
             started = time.monotonic()
             try:

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from analystack.a2a_kit import make_lambda_handler
+from analystack.a2a_kit.lambda_handler import make_lambda_handler
 from analystack.aws import client
 from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings

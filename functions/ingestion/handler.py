@@ -3,7 +3,6 @@
 from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.runtime import data_hub
 from analystack.settings import get_settings
-from functions.ingestion.loaders import LoadLimits
 from functions.ingestion.skills import IngestSkill
 
 _limits = get_settings().limits
@@ -24,9 +23,9 @@ service = build_agent_service(
     handlers={
         "ingest": IngestSkill(
             data_hub(),
-            LoadLimits(
-                max_bytes=_limits.max_upload_bytes, max_rows=_limits.max_rows, max_columns=_limits.max_columns
-            ),
+            max_bytes=_limits.max_upload_bytes,
+            max_rows=_limits.max_rows,
+            max_columns=_limits.max_columns,
         )
     },
 )

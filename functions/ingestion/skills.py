@@ -6,10 +6,14 @@ parses them with ``loaders``, writes the dataset with its lineage (the upload it
 
 from __future__ import annotations
 
-from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
+from typing import TYPE_CHECKING
+
+from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import S3_URI_IN_TEXT, DataHub
 from analystack.models import Producer
-from functions.ingestion.loaders import LoadLimits, infer_schema, load_table
+
+if TYPE_CHECKING:
+    from functions.ingestion.loaders import LoadLimits
 
 
 def _human_bytes(size: int) -> str:
@@ -22,11 +26,21 @@ def _human_bytes(size: int) -> str:
 
 
 class IngestSkill:
-    def __init__(self, hub: DataHub, limits: LoadLimits) -> None:
+    def __init__(self, hub: DataHub, *, max_bytes: int, max_rows: int, max_columns: int) -> None:
         self._hub = hub
-        self._limits = limits
+        self._max = (max_bytes, max_rows, max_columns)
+
+    @property
+    def _limits(self) -> LoadLimits:
+        from functions.ingestion.loaders import LoadLimits
+
+        max_bytes, max_rows, max_columns = self._max
+        return LoadLimits(max_bytes=max_bytes, max_rows=max_rows, max_columns=max_columns)
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        # pandas/pyarrow load here, not at cold start: card and health requests never need them.
+        from functions.ingestion.loaders import infer_schema, load_table
+
         source_uri = request.require("source_uri", in_text=S3_URI_IN_TEXT)
         filename = str(request.inputs.get("filename") or source_uri.rsplit("/", 1)[-1])
         upload_id = request.inputs.get("upload_id")

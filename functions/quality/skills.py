@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-from analystack.a2a_kit import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
+from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import DATASET_ID_IN_TEXT, DataHub
 from analystack.models import Producer
-from functions.quality.profiling import profile_table
-from functions.quality.report import render_markdown
 
 
 class AssessQualitySkill:
@@ -16,6 +14,10 @@ class AssessQualitySkill:
         self._hub = hub
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        # pandas loads here, not at cold start: card and health requests never need it.
+        from functions.quality.profiling import profile_table
+        from functions.quality.report import render_markdown
+
         dataset_id = request.require("dataset_id", in_text=DATASET_ID_IN_TEXT)
         item, frame = self._hub.read_dataset(dataset_id)
         report(

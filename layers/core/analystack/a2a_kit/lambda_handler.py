@@ -16,11 +16,10 @@ import uuid
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from fastapi import FastAPI
 from mangum import Mangum
 
 from analystack.errors import AgentTaskFailedError, AgentUnavailableError, InvalidInputError
-from analystack.telemetry import logger, tracer
+from analystack.telemetry import logger
 
 A2A_MIME_TYPES = [
     "application/json",
@@ -47,7 +46,7 @@ class _RootPathFix:
         await self._app(scope, receive, send)
 
 
-def make_lambda_handler(app: FastAPI, *, api_gateway_base_path: str = "/") -> LambdaHandler:
+def make_lambda_handler(app: Any, *, api_gateway_base_path: str = "/") -> LambdaHandler:
     """Wrap ``app`` for Lambda; ``lifespan="off"`` because startup would run on every invoke."""
     adapter = Mangum(
         _RootPathFix(app),
@@ -57,7 +56,6 @@ def make_lambda_handler(app: FastAPI, *, api_gateway_base_path: str = "/") -> La
     )
 
     @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> Any:
         _ensure_event_loop()
         if isinstance(event, dict) and "a2a" in event:
