@@ -16,6 +16,7 @@ from analystack.errors import AnalystackError, InvalidInputError
 from analystack.hub import DataHub
 from analystack.jobs import JobStore, StepRecord
 from analystack.models import JobStatus, utc_now
+from analystack.telemetry import record_job_outcome
 from orchestrator.compiler import compile_plan, state_machine_name
 from orchestrator.planner import DataSource, plan_request
 from orchestrator.synthesis import narrate
@@ -152,6 +153,7 @@ class FinalizeSkill:
                 error={"code": "analysis_failed", "message": error_text} if error_text else None,
                 result={"artifact_ids": artifacts},
             )
+            record_job_outcome(succeeded=status == "succeeded")
 
         report(
             95,

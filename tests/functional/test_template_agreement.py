@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -55,3 +56,37 @@ def test_every_http_api_route_is_served(cloud: Any) -> None:
         if event["Type"] == "HttpApi"
     }
     assert declared == {(r.method, r.path) for r in cloud.stack.routes}
+
+
+def test_monitoring_resources_exist(cloud: Any) -> None:
+    logs = client("logs")
+    for logical_id, resource in _resources("AWS::Logs::LogGroup").items():
+        name = cloud.stack.log_groups[logical_id]
+        group = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+        assert group["retentionInDays"] == int(load_template()["Parameters"]["LogRetentionDays"]["Default"])
+        assert resource["Properties"]["LogGroupName"]["Fn::Sub"].endswith(name.rsplit("-", 1)[-1])
+    cloudwatch = client("cloudwatch")
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert set(cloud.stack.alarms) == set(_resources("AWS::CloudWatch::Alarm"))
+    topic = cloud.stack.topics["AlarmTopic"]
+    for name in cloud.stack.alarms.values():
+        assert alarms[name]["AlarmActions"] == [topic]
+    dashboard = cloudwatch.get_dashboard(DashboardName=cloud.stack.dashboards["Dashboard"])
+    widgets = json.loads(dashboard["DashboardBody"])["widgets"]
+    titles = {w["properties"]["title"] for w in widgets}
+    assert {"Errors per function", "Duration p95 per function (ms)", "Throttles per function"} <= titles
+    assert "Job success rate (%)" in titles
+    # The alarm e-mail subscription is conditional and off by default.
+    assert "AlarmEmailSubscription" in cloud.stack.skipped
+
+
+def test_hub_lifecycle_rules_archive_intermediates(cloud: Any) -> None:
+    rules = client("s3").get_bucket_lifecycle_configuration(Bucket=cloud.stack.buckets["HubBucket"])["Rules"]
+    by_id = {r["ID"]: r for r in rules}
+    declared = load_template()["Resources"]["HubBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert set(by_id) == {r["Id"] for r in declared}
+    assert by_id["archive-intermediates"]["Filter"]["Prefix"] == "datasets/"
+    assert [t["StorageClass"] for t in by_id["archive-intermediates"]["Transitions"]] == [
+        "STANDARD_IA",
+        "GLACIER_IR",
+    ]

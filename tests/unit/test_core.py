@@ -182,3 +182,21 @@ def test_skill_outcomes_are_emitted_as_cloudwatch_emf(
     assert failed["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Analystack"
     duration = next(r for r in records if "SkillDuration" in r)
     assert duration["SkillDuration"] == [12.5]
+
+
+def test_conditions_and_if_follow_cloudformation() -> None:
+    ctx = StackContext(stack_name="st", region="us-east-1", parameters={"Email": "", "Reserved": "5"})
+    ctx.evaluate_conditions(
+        {
+            "HasEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Email"}, ""]}]},
+            "Reserve": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Reserved"}, 0]}]},
+            "Both": {"Fn::And": [{"Condition": "HasEmail"}, {"Condition": "Reserve"}]},
+        }
+    )
+    assert ctx.conditions == {"HasEmail": False, "Reserve": True, "Both": False}
+    value = {
+        "Concurrency": {"Fn::If": ["Reserve", {"Ref": "Reserved"}, {"Ref": "AWS::NoValue"}]},
+        "Mail": {"Fn::If": ["HasEmail", {"Ref": "Email"}, {"Ref": "AWS::NoValue"}]},
+        "List": ["a", {"Fn::If": ["Both", "b", {"Ref": "AWS::NoValue"}]}],
+    }
+    assert resolve(value, ctx) == {"Concurrency": "5", "List": ["a"]}

@@ -32,3 +32,14 @@ def record_skill_outcome(agent: str, skill: str, *, succeeded: bool, duration_ms
         name="SkillDuration", unit=MetricUnit.Milliseconds, value=duration_ms, namespace="Analystack"
     ) as metric:
         metric.add_dimension(name="agent", value=agent)
+
+
+def record_job_outcome(*, succeeded: bool) -> None:
+    """Feeds the dashboard's job success rate (JobSucceeded / (JobSucceeded + JobFailed))."""
+    with single_metric(
+        name="JobSucceeded" if succeeded else "JobFailed",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace="Analystack",
+    ):
+        pass

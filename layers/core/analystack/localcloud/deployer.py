@@ -30,8 +30,12 @@ from analystack.localcloud.template import (
 _SKIPPED_TYPES = {
     "AWS::Lambda::Permission",
     "AWS::Lambda::LayerVersion",
-    "AWS::ApiGatewayV2::Api",
+    "AWS::Lambda::EventSourceMapping",  # no stream pollers locally
+    "AWS::ApiGatewayV2::Api",  # the HTTP API is served by the local bridge
     "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Deployment",
 }
 
 _NAME_PROPERTY = {
@@ -41,6 +45,9 @@ _NAME_PROPERTY = {
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::IAM::Role": "RoleName",
     "AWS::SNS::Topic": "TopicName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
 }
 
 
@@ -72,6 +79,10 @@ class DeployedStack:
     region: str
     account_id: str
     tables: dict[str, str] = field(default_factory=dict)
+    log_groups: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    alarms: dict[str, str] = field(default_factory=dict)
+    dashboards: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
@@ -102,6 +113,7 @@ def _arn(ctx: StackContext, resource_type: str, name: str) -> str:
         "AWS::StepFunctions::StateMachine": f"arn:aws:states:{ctx.region}:{ctx.account_id}:stateMachine:{name}",
         "AWS::IAM::Role": f"arn:aws:iam::{ctx.account_id}:role/{name}",
         "AWS::SNS::Topic": f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}",
+        "AWS::Logs::LogGroup": f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}:*",
     }.get(resource_type, f"arn:aws:local:{ctx.region}:{ctx.account_id}:{name}")
 
 
@@ -112,10 +124,10 @@ def _name_context(cfn: dict[str, Any], ctx: StackContext) -> None:
         prop = _NAME_PROPERTY.get(rtype)
         raw_name = resource.get("Properties", {}).get(prop) if prop else None
         name = str(resolve(raw_name, ctx)) if raw_name is not None else f"{ctx.stack_name}-{logical_id}"[:64]
-        if rtype == "AWS::StepFunctions::StateMachine":
+        ctx.attributes[(logical_id, "Name")] = name
+        if rtype in {"AWS::StepFunctions::StateMachine", "AWS::SNS::Topic"}:
             arn = _arn(ctx, rtype, name)
-            ctx.physical_ids[logical_id] = arn  # Ref of a state machine is its ARN
-            ctx.attributes[(logical_id, "Name")] = name
+            ctx.physical_ids[logical_id] = arn  # Ref of a state machine or a topic is its ARN
         else:
             ctx.physical_ids[logical_id] = name
             arn = _arn(ctx, rtype, name)
@@ -146,6 +158,7 @@ def deploy(
         region=region,
         parameters={**parameter_defaults(sam), **(parameters or {})},
     )
+    ctx.evaluate_conditions(cfn.get("Conditions", {}))
     _name_context(cfn, ctx)
     stack = DeployedStack(stack_name=stack_name, region=region, account_id=ctx.account_id)
     resources = cfn["Resources"]
@@ -153,17 +166,25 @@ def deploy(
         "AWS::IAM::Role",
         "AWS::S3::Bucket",
         "AWS::DynamoDB::Table",
+        "AWS::Logs::LogGroup",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
         "AWS::Lambda::Function",
         "AWS::StepFunctions::StateMachine",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
     ]
     for rtype in order:
         for logical_id, resource in resources.items():
             if resource["Type"] != rtype:
                 continue
+            if "Condition" in resource and not ctx.conditions[resource["Condition"]]:
+                stack.skipped[logical_id] = f"{rtype} (condition {resource['Condition']} is false)"
+                continue
             properties = resolve(resource.get("Properties", {}), ctx)
             name = (
                 ctx.physical_ids[logical_id]
-                if rtype != "AWS::StepFunctions::StateMachine"
+                if rtype not in {"AWS::StepFunctions::StateMachine", "AWS::SNS::Topic"}
                 else ctx.attributes[(logical_id, "Name")]
             )
             if rtype == "AWS::IAM::Role":
@@ -184,6 +205,32 @@ def deploy(
                 stack.state_machines[logical_id] = _create_state_machine(
                     clients("stepfunctions"), name, properties, template_path.parent / source
                 )
+            elif rtype == "AWS::Logs::LogGroup":
+                logs = clients("logs")
+                with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                    logs.create_log_group(logGroupName=name)
+                if "RetentionInDays" in properties:
+                    logs.put_retention_policy(
+                        logGroupName=name, retentionInDays=int(properties["RetentionInDays"])
+                    )
+                stack.log_groups[logical_id] = name
+            elif rtype == "AWS::SNS::Topic":
+                stack.topics[logical_id] = clients("sns").create_topic(Name=name)["TopicArn"]
+            elif rtype == "AWS::SNS::Subscription":
+                clients("sns").subscribe(
+                    TopicArn=properties["TopicArn"],
+                    Protocol=properties["Protocol"],
+                    Endpoint=properties["Endpoint"],
+                )
+            elif rtype == "AWS::CloudWatch::Alarm":
+                clients("cloudwatch").put_metric_alarm(**_alarm_arguments(name, properties))
+                stack.alarms[logical_id] = name
+            elif rtype == "AWS::CloudWatch::Dashboard":
+                json.loads(properties["DashboardBody"])  # a broken body fails the deploy, as on AWS
+                clients("cloudwatch").put_dashboard(
+                    DashboardName=name, DashboardBody=properties["DashboardBody"]
+                )
+                stack.dashboards[logical_id] = name
     for logical_id, resource in resources.items():
         if resource["Type"] not in order:
             stack.skipped[logical_id] = resource["Type"]
@@ -191,6 +238,32 @@ def deploy(
                 raise ValueError(f"The local cloud cannot deploy {logical_id} ({resource['Type']})")
     stack.routes = _routes(sam)
     return stack
+
+
+_ALARM_KEYS = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def _alarm_arguments(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    arguments = {key: properties[key] for key in _ALARM_KEYS if key in properties}
+    for numeric in ("Period", "EvaluationPeriods"):
+        if numeric in arguments:
+            arguments[numeric] = int(arguments[numeric])
+    if "Threshold" in arguments:
+        arguments["Threshold"] = float(arguments["Threshold"])
+    return {"AlarmName": name, **arguments}
 
 
 def _create_role(iam: Any, name: str, properties: dict[str, Any]) -> None:
@@ -209,6 +282,36 @@ def _create_bucket(s3: Any, name: str, properties: dict[str, Any], region: str) 
     versioning = properties.get("VersioningConfiguration", {}).get("Status")
     if versioning:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+    rules = properties.get("LifecycleConfiguration", {}).get("Rules")
+    if rules:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in rules]}
+        )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape -> the S3 API's."""
+    api: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "Transitions" in rule:
+        api["Transitions"] = [
+            {"Days": int(t["TransitionInDays"]), "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+        ]
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        api["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        }
+    return api
 
 
 def _create_table(ddb: Any, name: str, properties: dict[str, Any]) -> None:

@@ -116,6 +116,20 @@ class StackContext:
     parameters: dict[str, str] = field(default_factory=dict)
     physical_ids: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: dict[str, bool] = field(default_factory=dict)
+
+    def evaluate_conditions(self, definitions: dict[str, Any]) -> None:
+        """Evaluate the template's ``Conditions`` (they may refer to each other)."""
+        pending = dict(definitions)
+        for _ in range(len(pending) + 1):
+            for name, expression in list(pending.items()):
+                try:
+                    self.conditions[name] = bool(_condition(expression, self))
+                except KeyError:
+                    continue
+                del pending[name]
+        if pending:
+            raise ValueError(f"Unresolvable conditions: {', '.join(sorted(pending))}")
 
     def pseudo(self, name: str) -> str | None:
         return {
@@ -146,16 +160,43 @@ class StackContext:
 _SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
+class _NoValue:
+    """``AWS::NoValue``: the property is removed, as CloudFormation does."""
+
+
+NO_VALUE = _NoValue()
+
+
+def _condition(expression: Any, ctx: StackContext) -> Any:
+    if isinstance(expression, dict) and len(expression) == 1:
+        ((key, arg),) = expression.items()
+        if key == "Fn::Equals":
+            left, right = (resolve(v, ctx) for v in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not _condition(arg[0], ctx)
+        if key == "Fn::And":
+            return all(_condition(a, ctx) for a in arg)
+        if key == "Fn::Or":
+            return any(_condition(a, ctx) for a in arg)
+        if key == "Condition":
+            return ctx.conditions[arg]
+    return resolve(expression, ctx)
+
+
 def resolve(value: Any, ctx: StackContext) -> Any:
     """Resolve intrinsics in ``value`` (recursively) against ``ctx``."""
     if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
+        return [v for v in (resolve(v, ctx) for v in value) if v is not NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
-            return ctx.ref(arg)
+            return NO_VALUE if arg == "AWS::NoValue" else ctx.ref(arg)
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return resolve(when_true if ctx.conditions[name] else when_false, ctx)
         if key == "Fn::GetAtt":
             resource, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             return ctx.get_att(resource, attribute)
@@ -176,7 +217,8 @@ def resolve(value: Any, ctx: StackContext) -> Any:
             return separator.join(str(v) for v in resolve(items, ctx))
         if key.startswith("Fn::"):
             raise ValueError(f"The local cloud does not support {key} (used in the template)")
-    return {k: resolve(v, ctx) for k, v in value.items()}
+    resolved = {k: resolve(v, ctx) for k, v in value.items()}
+    return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
