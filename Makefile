@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test test-unit test-functional test-integration lint typecheck format clean sample
+.PHONY: install demo up test test-unit test-functional test-integration test-e2e lint typecheck format clean sample localstack-deploy
 
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -47,6 +47,14 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+## Build and deploy the template onto a running LocalStack (needs Docker and aws-sam-cli-local).
+localstack-deploy:
+	samlocal build --template-file infra/template.yaml
+	samlocal deploy --config-file localstack/samconfig.toml
 
 sample: $(STAMP)
 	$(BIN)/python scripts/make_sample_sales.py

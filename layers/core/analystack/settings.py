@@ -48,12 +48,14 @@ class AgentEndpoints(BaseModel):
 
 class LlmSettings(BaseModel):
     api_key: SecretStr | None = None
+    api_key_secret_arn: str = ""
+    """On AWS the key lives in Secrets Manager; the template passes its ARN, never the key."""
     base_url: str | None = None
     model: str = "gpt-4o"
 
     @property
     def configured(self) -> bool:
-        return self.api_key is not None or self.base_url is not None
+        return bool(self.api_key or self.base_url or self.api_key_secret_arn)
 
 
 class Limits(BaseModel):
