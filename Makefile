@@ -5,13 +5,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test test-unit test-functional test-integration test-e2e lint typecheck format clean sample localstack-deploy
+.PHONY: install demo up test test-unit test-functional test-integration test-e2e lint typecheck format clean sample localstack-deploy sam-build sizes bench-cold-start
 
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	@test -x $(BIN)/python || $(PYTHON) -m uv venv --quiet --python $(PYTHON) $(VENV)
 	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $(STAMP)
+
+# aws-sam-cli pins its own dependency versions, so it lives in a venv of its own.
+SAM_VENV ?= .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY=0
+
+$(SAM):
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(SAM_VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(SAM_VENV)/bin/python aws-sam-cli
 
 install: $(STAMP)
 
@@ -36,10 +46,25 @@ test-functional: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP)
+lint: $(STAMP) $(SAM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint infra/template.yaml
+	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
+
+## sam build of the zip functions and the core layer, offline and without containers
+## (the data agents are container images: `sam build` builds those too where Docker runs).
+sam-build: $(SAM)
+	$(SAM) build GatewayFunction OrchestratorFunction --build-in-source --template infra/template.yaml
+
+## Unzipped size of every function with its layers (zip budget 200 MB), container agents too.
+sizes: $(STAMP)
+	$(BIN)/python scripts/build_lambda.py
+
+## Cold starts: the development venv, then the built packages as Lambda loads them.
+bench-cold-start: sizes
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/cold_start.py --built build/lambda
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -60,4 +85,4 @@ sample: $(STAMP)
 	$(BIN)/python scripts/make_sample_sales.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam analystack-results
+	rm -rf $(VENV) $(SAM_VENV) build .pytest_cache .mypy_cache .ruff_cache .aws-sam analystack-results

@@ -338,22 +338,32 @@ def _create_function(
     lam: Any, logical_id: str, name: str, properties: dict[str, Any], ctx: StackContext
 ) -> FunctionSpec:
     environment = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
+    is_image = properties.get("PackageType") == "Image"
+    # Container-image functions name their handler in the image command, zip functions in Handler.
+    handler = properties["ImageConfig"]["Command"][0] if is_image else properties["Handler"]
+    code: dict[str, Any] = (
+        {"ImageUri": properties["Code"]["ImageUri"]} if is_image else {"ZipFile": _minimal_zip()}
+    )
+    runtime: dict[str, Any] = (
+        {"PackageType": "Image"}
+        if is_image
+        else {"Runtime": properties.get("Runtime", "python3.12"), "Handler": handler}
+    )
     with contextlib.suppress(lam.exceptions.ResourceConflictException):
         lam.create_function(
             FunctionName=name,
-            Runtime=properties.get("Runtime", "python3.12"),
             Role=properties["Role"],
-            Handler=properties["Handler"],
-            Code={"ZipFile": _minimal_zip()},
+            Code=code,
             Timeout=int(properties.get("Timeout", 3)),
             MemorySize=int(properties.get("MemorySize", 128)),
             Environment={"Variables": environment},
+            **runtime,
         )
     return FunctionSpec(
         logical_id=logical_id,
         name=name,
         arn=ctx.attributes[(logical_id, "Arn")],
-        handler=properties["Handler"],
+        handler=handler,
         environment=environment,
         timeout=int(properties.get("Timeout", 3)),
     )

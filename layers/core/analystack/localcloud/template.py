@@ -87,6 +87,9 @@ def transform_sam(template: dict[str, Any], *, region: str) -> dict[str, Any]:
         for prop in _LOCAL_URI_PROPERTIES:
             if isinstance(properties.get(prop), str) and not properties[prop].startswith("s3://"):
                 properties[prop] = "s3://local-artifacts/" + properties[prop].strip("./")
+        if properties.get("PackageType") == "Image" and "ImageUri" not in properties:
+            # `sam build` fills this from the Dockerfile in Metadata; locally the code runs in-process.
+            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/analystack-local:latest"
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.public.translator import ManagedPolicyLoader
     from samtranslator.translator.transform import transform
