@@ -404,7 +404,9 @@ def plan_request(
     chosen_set = set(chosen)
     target = detect_target(request) if "automl" in chosen_set else None
 
-    steps = _build_steps(source, chosen_set, target, language)
+    steps = _build_steps(
+        source, chosen_set, target, language, set(available_agents) if available_agents is not None else None
+    )
     rationale = _rationale(language, found, added, source)
     if available_agents is not None:
         steps, dropped_note = _drop_unavailable(steps, set(available_agents), language)
@@ -421,7 +423,11 @@ def plan_request(
 
 
 def _build_steps(
-    source: DataSource, chosen: set[Intent], target: str | None, language: Language
+    source: DataSource,
+    chosen: set[Intent],
+    target: str | None,
+    language: Language,
+    available: set[str] | None = None,
 ) -> list[PlanStep]:
     steps: list[PlanStep] = []
     dataset: StepInput
@@ -449,16 +455,39 @@ def _build_steps(
         inputs: dict[str, StepInput] = {"dataset_id": dataset, **(extra or {})}
         steps.append(_step(step_id, language, inputs, list(dict.fromkeys([*depends_on, *base]))))
 
+    def runs(intent: Intent) -> bool:
+        # Optional inputs (another step's report) are wired only from steps that will run.
+        planned = intent == "quality" or intent in chosen
+        return planned and (available is None or intent in available)
+
     add("quality", [])
+    target_input: dict[str, StepInput] = {"target": target} if target else {}
     if "eda" in chosen:
-        add("eda", ["quality"])
-    if "visualization" in chosen:
-        add("visualization", ["eda" if "eda" in chosen else "quality"])
+        add("eda", ["quality"], target_input)
     if "automl" in chosen:
-        add("automl", ["quality"], {"target": target} if target else None)
+        add("automl", ["quality"], target_input or None)
         if target:
             suffix = f" (target: {target})" if language == "en" else f" (타깃: {target})"
             steps[-1] = steps[-1].model_copy(update={"description": steps[-1].description + suffix})
+    if "visualization" in chosen:
+        # Charts come last among the analyses: they draw the findings, the model's feature
+        # importance and the quality report's missing values, so they wait for those reports.
+        extra: dict[str, StepInput] = {}
+        after: list[str] = []
+        if runs("quality"):
+            extra["quality_report_id"] = StepOutputRef(step="quality", output="report_id")
+            after.append("quality")
+        if runs("eda"):
+            extra["eda_report_id"] = StepOutputRef(step="eda", output="report_id")
+            after.append("eda")
+        if runs("automl"):
+            extra["model_report_id"] = StepOutputRef(step="automl", output="report_id")
+            after.append("automl")
+            if not target:
+                extra["target"] = StepOutputRef(step="automl", output="target")
+        if target:
+            extra["target"] = target
+        add("visualization", after, extra)
     if "mlops" in chosen:
         add("mlops", ["automl"], {"model_id": StepOutputRef(step="automl", output="model_id")})
     if "nlp" in chosen:

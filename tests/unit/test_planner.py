@@ -58,7 +58,7 @@ def test_agents_planned_for_requests(request_text: str, expected: set[str]) -> N
 def test_headline_requests_plan_the_same_shape_in_both_languages() -> None:
     ko = plan_request("매출 데이터를 분석하고 예측 모델을 만들어주세요", source=UPLOAD)
     en = plan_request("analyze the sales data and build a prediction model", source=UPLOAD)
-    expected = ["ingest", "quality", "eda", "visualization", "automl"]
+    expected = ["ingest", "quality", "eda", "automl", "visualization"]
     assert [s.id for s in ko.steps] == expected
     assert [s.id for s in en.steps] == expected
     assert [[s.id for s in level] for level in en.levels()] == [
@@ -92,8 +92,8 @@ def test_steps_have_the_documented_skills_and_dependencies() -> None:
         "ingest",
         "quality",
         "eda",
-        "visualization",
         "automl",
+        "visualization",
         "mlops",
         "nlp",
         "realtime",
@@ -145,7 +145,7 @@ def test_mlops_adds_the_model_it_tracks() -> None:
 
 def test_dataset_source_skips_ingestion_and_reads_the_dataset_id() -> None:
     plan = plan_request("analyze the sales data and build a prediction model", source=DATASET)
-    assert [s.id for s in plan.steps] == ["quality", "eda", "visualization", "automl"]
+    assert [s.id for s in plan.steps] == ["quality", "eda", "automl", "visualization"]
     for step in plan.steps:
         assert step.inputs["dataset_id"] == ExecutionRef(path="$.dataset_id")
         assert "ingest" not in step.depends_on
@@ -178,15 +178,17 @@ def test_dropped_steps_re_point_dependents_to_the_nearest_available_ancestor() -
         source=UPLOAD,
         available_agents=everything_but,
     )
-    assert [s.id for s in plan.steps] == ["ingest", "visualization", "automl", "codegen"]
-    assert plan.step("visualization").depends_on == ["ingest"]  # eda -> quality -> ingest
+    assert [s.id for s in plan.steps] == ["ingest", "automl", "visualization", "codegen"]
+    assert plan.step("visualization").depends_on == ["automl", "ingest"]  # charts wait for the model
+    assert "quality_report_id" not in plan.step("visualization").inputs  # quality will not run
     assert plan.step("automl").depends_on == ["ingest"]
-    assert plan.step("codegen").depends_on == ["ingest", "visualization", "automl"]
+    assert plan.step("codegen").depends_on == ["ingest", "automl", "visualization"]
     assert "Dropped steps" in plan.rationale
     assert "quality (agent 'quality' is not available)" in plan.rationale
     assert [[s.id for s in level] for level in plan.levels()] == [
         ["ingest"],
-        ["visualization", "automl"],
+        ["automl"],
+        ["visualization"],
         ["codegen"],
     ]
 
@@ -431,3 +433,25 @@ def test_repeated_dependencies_are_collapsed() -> None:
     data = _plan_data()
     data["steps"][2]["depends_on"] = ["quality", "ingest", "quality"]
     assert validate_plan(data).step("eda").depends_on == ["quality", "ingest"]
+
+
+def test_charts_wait_for_and_read_every_report_of_the_headline_plan() -> None:
+    plan = plan_request("매출 데이터를 분석하고 예측 모델을 만들어주세요", source=UPLOAD)
+    charts = plan.step("visualization")
+    assert charts.inputs == {
+        "dataset_id": StepOutputRef(step="ingest", output="dataset_id"),
+        "quality_report_id": StepOutputRef(step="quality", output="report_id"),
+        "eda_report_id": StepOutputRef(step="eda", output="report_id"),
+        "model_report_id": StepOutputRef(step="automl", output="report_id"),
+        "target": StepOutputRef(step="automl", output="target"),  # the model agent resolves it
+    }
+    assert set(charts.depends_on) == {"quality", "eda", "automl", "ingest"}
+    named = plan_request("predict revenue with charts and statistics", source=UPLOAD)
+    assert named.step("visualization").inputs["target"] == "revenue"
+    assert named.step("eda").inputs["target"] == "revenue"
+    without_model = plan_request(
+        "analyze and chart it",
+        source=UPLOAD,
+        available_agents={"ingestion", "quality", "eda", "visualization"},
+    )
+    assert "model_report_id" not in without_model.step("visualization").inputs
