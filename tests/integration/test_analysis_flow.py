@@ -153,6 +153,7 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
     assert {a["agent"]: a["status"] for a in agents} == {
         "orchestrator": "up",
         "ingestion": "up",
+        "visualization": "up",
         "quality": "up",
     }
 

@@ -7,6 +7,7 @@ parents so a result can be traced back to the upload it came from.
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 import uuid
@@ -62,8 +63,13 @@ class DataHub:
         return self._bucket
 
     # -- raw objects -------------------------------------------------------------------------
-    def put_object(self, key: str, body: bytes, media_type: str) -> tuple[str, str | None]:
-        response = self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=media_type)
+    def put_object(
+        self, key: str, body: bytes, media_type: str, *, content_encoding: str | None = None
+    ) -> tuple[str, str | None]:
+        extra = {"ContentEncoding": content_encoding} if content_encoding else {}
+        response = self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=body, ContentType=media_type, **extra
+        )
         return f"s3://{self._bucket}/{key}", response.get("VersionId")
 
     def read_bytes(self, uri: str, *, max_bytes: int | None = None) -> bytes:
@@ -260,11 +266,20 @@ class DataHub:
         producer: Producer,
         parents: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        compress: bool = False,
     ) -> CatalogItem:
+        """Store an artifact; ``compress`` gzips it with ``Content-Encoding: gzip`` so browsers and
+        HTTP clients fetching the presigned URL get the original bytes (large HTML pages)."""
         artifact_id = new_id("art")
         scope = producer.job_id or "adhoc"
         key = f"artifacts/{scope}/{artifact_id}/{quote(safe_name(name), safe='._-')}"
-        uri, version = self.put_object(key, body, media_type)
+        metadata = dict(metadata or {})
+        encoding = None
+        if compress:
+            metadata["uncompressed_bytes"] = len(body)
+            body = gzip.compress(body, compresslevel=6)
+            encoding = "gzip"
+        uri, version = self.put_object(key, body, media_type, content_encoding=encoding)
         return self.register(
             CatalogItem(
                 item_id=artifact_id,
@@ -277,6 +292,6 @@ class DataHub:
                 producer=producer,
                 job_id=producer.job_id,
                 parents=parents or [],
-                metadata=metadata or {},
+                metadata=metadata,
             )
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger(utc=True)
 
@@ -24,6 +25,8 @@ def record_skill_outcome(agent: str, skill: str, *, succeeded: bool, duration_ms
     ``single_metric`` flushes at once and keeps no shared state, so concurrent skills (threads
     in the local cloud) cannot mix their dimensions.
     """
+    if is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED on its own
+        return
     name = "SkillSucceeded" if succeeded else "SkillFailed"
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace="Analystack") as metric:
         metric.add_dimension(name="agent", value=agent)
@@ -36,6 +39,8 @@ def record_skill_outcome(agent: str, skill: str, *, succeeded: bool, duration_ms
 
 def record_job_outcome(*, succeeded: bool) -> None:
     """Feeds the dashboard's job success rate (JobSucceeded / (JobSucceeded + JobFailed))."""
+    if is_metrics_disabled():
+        return
     with single_metric(
         name="JobSucceeded" if succeeded else "JobFailed",
         unit=MetricUnit.Count,
