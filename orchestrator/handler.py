@@ -2,7 +2,7 @@
 
 from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.aws import client
-from analystack.runtime import data_hub, job_store
+from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings
 from orchestrator.skills import AnalyzeSkill, FinalizeSkill
 from orchestrator.workflow import StepFunctionsRunner
@@ -39,7 +39,7 @@ service = build_agent_service(
             agent_functions=_settings.endpoints.agent_functions,
             llm_configured=_llm,
         ),
-        "finalize": FinalizeSkill(jobs=job_store(), hub=data_hub(), llm_configured=_llm),
+        "finalize": FinalizeSkill(jobs=job_store(), events=event_log(), hub=data_hub(), llm_configured=_llm),
     },
 )
 app = service.app

@@ -14,8 +14,8 @@ from typing import Any
 from analystack.a2a_kit import ProgressReporter, SkillRequest, SkillResult
 from analystack.errors import AnalystackError, InvalidInputError
 from analystack.hub import DataHub
-from analystack.jobs import JobStore, StepRecord
-from analystack.models import JobStatus, utc_now
+from analystack.jobs import EventLog, JobStore, StepRecord
+from analystack.models import CatalogItem, JobStatus, Producer, utc_now
 from analystack.telemetry import record_job_outcome
 from orchestrator.compiler import compile_plan, state_machine_name
 from orchestrator.planner import DataSource, plan_request
@@ -102,10 +102,12 @@ class AnalyzeSkill:
 
 
 class FinalizeSkill:
-    """Records the outcome the state machine reports: step results, artifacts, narration."""
+    """Records the outcome the state machine reports: step results and times, artifacts, narration,
+    and the report a person reads (HTML, Markdown, JSON)."""
 
-    def __init__(self, *, jobs: JobStore, hub: DataHub, llm_configured: bool) -> None:
+    def __init__(self, *, jobs: JobStore, events: EventLog, hub: DataHub, llm_configured: bool) -> None:
         self._jobs = jobs
+        self._events = events
         self._hub = hub
         self._llm_configured = llm_configured
 
@@ -118,20 +120,7 @@ class FinalizeSkill:
         steps: dict[str, dict[str, Any]] = extra.get("steps") or {}
         error_text = _error_message(extra.get("error")) if status != "succeeded" else None
         job = self._jobs.get(job_id)
-        records: list[StepRecord] = []
-        failure_assigned = False
-        for record in job.steps:
-            result = steps.get(record.step_id)
-            if result:
-                record = record.model_copy(
-                    update={"status": "succeeded", "outputs": result.get("outputs", {})}
-                )
-            elif status != "succeeded" and not failure_assigned:
-                record = record.model_copy(update={"status": "failed", "error": error_text})
-                failure_assigned = True
-            elif status != "succeeded":
-                record = record.model_copy(update={"status": "skipped"})
-            records.append(record)
+        records = self._step_records(job_id, job.steps, steps, status, error_text)
         summary = narrate(
             request=job.request,
             status=status,
@@ -141,7 +130,14 @@ class FinalizeSkill:
             planner=job.planner or "heuristic",
             rationale=(job.plan or {}).get("rationale"),
         )
-        artifacts = [i.item_id for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
+        report(90, "assembling the report", stage="reporting")
+        items = [i for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
+        job_view = {
+            **job.model_dump(mode="json"),
+            "status": "succeeded" if status == "succeeded" else "failed",
+        }
+        report_items = self._write_report(job_id, job_view, records, steps, summary, items)
+        artifacts = [i.item_id for i in items] + [i.item_id for i in report_items.values()]
 
         def close_job() -> None:
             self._jobs.update(
@@ -151,7 +147,10 @@ class FinalizeSkill:
                 summary=summary,
                 finished_at=utc_now(),
                 error={"code": "analysis_failed", "message": error_text} if error_text else None,
-                result={"artifact_ids": artifacts},
+                result={
+                    "artifact_ids": artifacts,
+                    **{f"report_{k}_id": v.item_id for k, v in report_items.items()},
+                },
             )
             record_job_outcome(succeeded=status == "succeeded")
 
@@ -161,10 +160,146 @@ class FinalizeSkill:
             stage="finalizing",
         )
         return SkillResult(
-            outputs={"status": status, "artifacts": str(len(artifacts))},
+            outputs={
+                "status": status,
+                "artifacts": str(len(artifacts)),
+                "report_id": report_items["html"].item_id,
+            },
             summary=f"job {status}: {len(records)} steps, {len(artifacts)} artifacts",
             after_report=close_job,
         )
+
+    def _step_records(
+        self,
+        job_id: str,
+        planned: list[StepRecord],
+        results: dict[str, dict[str, Any]],
+        status: str,
+        error_text: str | None,
+    ) -> list[StepRecord]:
+        """Each step's status and times. The event log decides which step failed: a failure inside
+        a Parallel branch loses the sibling branches' results from the state, not their events."""
+        first: dict[str, str] = {}
+        last: dict[str, str] = {}
+        stages: dict[str, set[str]] = {}
+        failures: dict[str, str] = {}
+        for event in self._events.list(job_id):
+            if not event.step_id:
+                continue
+            first.setdefault(event.step_id, event.at)
+            last[event.step_id] = event.at
+            stages.setdefault(event.step_id, set()).add(event.stage)
+            if event.stage == "failed":
+                failures[event.step_id] = event.message
+        records: list[StepRecord] = []
+        failure_assigned = False
+        for record in planned:
+            update: dict[str, Any] = {
+                "started_at": first.get(record.step_id),
+                "finished_at": last.get(record.step_id),
+            }
+            result = results.get(record.step_id)
+            if result:
+                update.update(status="succeeded", outputs=result.get("outputs", {}))
+            elif record.step_id in failures:
+                update.update(status="failed", error=failures[record.step_id])
+                failure_assigned = True
+            elif "finished" in stages.get(record.step_id, set()):
+                update.update(status="succeeded")
+            else:
+                update.update(status="skipped" if status != "succeeded" else "succeeded")
+            records.append(record.model_copy(update=update))
+        if status != "succeeded" and not failure_assigned:
+            # Crashed without reporting (timeout, lost Lambda): blame the first step that did not finish.
+            for index, record in enumerate(records):
+                if record.status == "skipped":
+                    records[index] = record.model_copy(update={"status": "failed", "error": error_text})
+                    break
+        return records
+
+    def _read_json(self, item_id: Any) -> dict[str, Any] | None:
+        if not item_id:
+            return None
+        try:
+            return dict(json.loads(self._hub.read_bytes(self._hub.get_item(str(item_id)).s3_uri)))
+        except (AnalystackError, ValueError):
+            return None
+
+    def _write_report(
+        self,
+        job_id: str,
+        job_view: dict[str, Any],
+        records: list[StepRecord],
+        steps: dict[str, dict[str, Any]],
+        summary: str,
+        items: list[CatalogItem],
+    ) -> dict[str, CatalogItem]:
+        from orchestrator.report import ReportInputs, build_html, build_json, build_markdown, dumps
+
+        def output(step: str, name: str) -> Any:
+            return (steps.get(step) or {}).get("outputs", {}).get(name)
+
+        by_name = {i.name: i for i in items}
+
+        def report_id(step: str, name: str) -> Any:
+            # From the state when the step's result is there, else from the catalog (a failed sibling).
+            found = output(step, "report_id")
+            return found or (by_name[name].item_id if name in by_name else None)
+
+        model = self._read_json(report_id("automl", "model_report.json"))
+        charts = []
+        for item in items:
+            if item.media_type == "application/vnd.plotly.v1+json":
+                charts.append(
+                    {
+                        **item.metadata,
+                        "item_id": item.item_id,
+                        "figure": self._hub.read_bytes(item.s3_uri).decode(),
+                    }
+                )
+        inputs = ReportInputs(
+            job=job_view,
+            steps=[r.model_dump(mode="json") for r in records],
+            summary=summary,
+            quality=self._read_json(report_id("quality", "quality_report.json")),
+            eda=self._read_json(report_id("eda", "eda_report.json")),
+            model=model,
+            charts=charts,
+            artifacts=[
+                {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
+                for i in items
+            ],
+        )
+        producer = Producer(agent="orchestrator", job_id=job_id, step_id="finalize")
+        parents = [i.item_id for i in items if i.kind != "dataset"][:50]
+        plotly_js = None
+        if charts:
+            from plotly.offline import get_plotlyjs
+
+            plotly_js = get_plotlyjs()
+        html_item = self._hub.put_artifact(
+            build_html(inputs, plotly_js=plotly_js).encode(),
+            name="report.html",
+            media_type="text/html",
+            producer=producer,
+            parents=parents,
+            compress=True,
+        )
+        markdown_item = self._hub.put_artifact(
+            build_markdown(inputs).encode(),
+            name="report.md",
+            media_type="text/markdown",
+            producer=producer,
+            parents=[html_item.item_id],
+        )
+        json_item = self._hub.put_artifact(
+            dumps(build_json(inputs)).encode(),
+            name="report.json",
+            media_type="application/json",
+            producer=producer,
+            parents=[html_item.item_id],
+        )
+        return {"html": html_item, "markdown": markdown_item, "json": json_item}
 
 
 def _error_message(error: Any) -> str:

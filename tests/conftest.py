@@ -44,6 +44,8 @@ def lambda_context() -> Callable[[str], Any]:
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[Any]:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # The functions' configuration for this test cloud: short model searches keep jobs quick.
+    os.environ.setdefault("ANALYSTACK_LIMITS__AUTOML_TIME_BUDGET_S", "4")
     from analystack.localcloud.cloud import LocalCloud
 
     cloud = LocalCloud.on_free_ports()

@@ -48,6 +48,7 @@ __all__ = [
     "DateParts",
     "FeaturePlan",
     "FrequencyEncoder",
+    "LogFeatures",
     "Task",
     "build_features",
     "build_preprocessor",
@@ -150,7 +151,7 @@ LEAKAGE_SAMPLE_ROWS = 200_000
 #: Functional-dependence checks need this many complete (feature, target) pairs to mean anything.
 LEAKAGE_MIN_PAIRS = 20
 
-MISSING_TOKEN = "__missing__"
+MISSING_LEVEL = "__missing__"
 _SAMPLE_FOR_TYPE = 2_000
 _CURRENCY_NOISE = re.compile(r"[\s$€£¥₩,%]")
 _DATE_TEXT = re.compile(
@@ -207,7 +208,9 @@ def numeric_text_share(series: pd.Series) -> float:
 def _is_text(series: pd.Series) -> bool:
     dtype = series.dtype
     return bool(
-        ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+        ptypes.is_object_dtype(dtype)
+        or ptypes.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
     )
 
 
@@ -282,16 +285,18 @@ def identifier_reason(name: str, series: pd.Series) -> str | None:
 
 
 def to_text_frame(frame: pd.DataFrame) -> np.ndarray:
-    """Categorical inputs as an object array of strings, missing values as one explicit level.
+    """Categorical inputs as an object array of stripped strings, missing values as one level.
 
     Why a module-level function: pipelines must pickle, and lambdas do not. Treating "missing"
-    as a level keeps the information that a value was absent (often predictive).
+    as a level keeps the information that a value was absent (often predictive); stripping
+    merges exported variants such as ``" Home "`` and ``"Home"`` (case is kept: codes can
+    differ by case).
     """
     out = np.empty(frame.shape, dtype=object)
     for position, column in enumerate(frame.columns):
         series = frame[column]
         values = series.astype(object).where(series.notna(), None)
-        out[:, position] = [MISSING_TOKEN if v is None else str(v) for v in values]
+        out[:, position] = [MISSING_LEVEL if v is None else str(v).strip() for v in values]
     return out
 
 
@@ -308,19 +313,47 @@ def to_float_frame(frame: pd.DataFrame) -> np.ndarray:
 
 
 class DateParts(TransformerMixin, BaseEstimator):
-    """Calendar parts of date columns: year, month, day of week, day of year.
+    """Calendar features of date columns.
 
-    With ``elapsed=True`` (forecast tasks) it also emits days since the earliest training
-    date, the one feature that lets a model extrapolate a trend into later periods. Missing or
-    unparseable dates become NaN (imputed by the next step).
+    Default (regression, classification): year, month, day of week, day of year, plus the
+    cyclic (sine, cosine) encodings of month and day of week, which let linear models fit
+    seasonality (December sits next to January); trees use the plain parts.
+
+    ``elapsed=True`` (forecast tasks): days since the earliest training date - the feature that
+    carries a trend into later periods - with year, day of week and the cyclic encodings of
+    month, day of week and day of year. Raw month and day of year are left out there: they
+    reset every January, so a model that learnt the trend from them (within a training year
+    they rise with time) predicts a collapse after the new year.
+
+    Missing or unparseable dates become NaN (imputed by the next step).
     """
 
-    _PARTS = ("year", "month", "dayofweek", "dayofyear")
+    _PARTS = (
+        "year",
+        "month",
+        "dayofweek",
+        "dayofyear",
+        "month_sin",
+        "month_cos",
+        "dayofweek_sin",
+        "dayofweek_cos",
+    )
+    _FORECAST_PARTS = (
+        "days_since_start",
+        "year",
+        "dayofweek",
+        "month_sin",
+        "month_cos",
+        "dayofweek_sin",
+        "dayofweek_cos",
+        "dayofyear_sin",
+        "dayofyear_cos",
+    )
 
     def __init__(self, elapsed: bool = False) -> None:
         self.elapsed = elapsed
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> DateParts:  # noqa: N803 (scikit-learn API)
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DateParts:
         frame = _as_frame(X)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]
@@ -332,36 +365,41 @@ class DateParts(TransformerMixin, BaseEstimator):
         self.origins_ = origins
         return self
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803 (scikit-learn API)
+    def _parts(self) -> tuple[str, ...]:
+        return self._FORECAST_PARTS if self.elapsed else self._PARTS
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         frame = _as_frame(X, self.feature_names_in_)
         blocks: list[np.ndarray] = []
         for position, column in enumerate(frame.columns):
             parsed = parse_dates(frame[column])
             parts = parsed.dt
-            blocks.extend(
-                [
-                    parts.year.astype("float64").to_numpy(),
-                    parts.month.astype("float64").to_numpy(),
-                    parts.dayofweek.astype("float64").to_numpy(),
-                    parts.dayofyear.astype("float64").to_numpy(),
-                ]
-            )
-            if self.elapsed:
-                origin = self.origins_[position]
-                nanos = parsed.astype("datetime64[ns]").astype("int64").to_numpy().astype("float64")
-                days = (nanos - origin) / 86_400e9
-                days[parsed.isna().to_numpy()] = np.nan
-                blocks.append(days)
+            month = parts.month.astype("float64").to_numpy()
+            weekday = parts.day_of_week.astype("float64").to_numpy()
+            yearday = parts.day_of_year.astype("float64").to_numpy()
+            nanos = parsed.astype("datetime64[ns]").astype("int64").to_numpy().astype("float64")
+            days = (nanos - self.origins_[position]) / 86_400e9
+            days[parsed.isna().to_numpy()] = np.nan
+            values = {
+                "days_since_start": days,
+                "year": parts.year.astype("float64").to_numpy(),
+                "month": month,
+                "dayofweek": weekday,
+                "dayofyear": yearday,
+                "month_sin": np.sin(2 * np.pi * (month - 1) / 12),
+                "month_cos": np.cos(2 * np.pi * (month - 1) / 12),
+                "dayofweek_sin": np.sin(2 * np.pi * weekday / 7),
+                "dayofweek_cos": np.cos(2 * np.pi * weekday / 7),
+                "dayofyear_sin": np.sin(2 * np.pi * (yearday - 1) / 365.25),
+                "dayofyear_cos": np.cos(2 * np.pi * (yearday - 1) / 365.25),
+            }
+            blocks.extend(values[name] for name in self._parts())
         if not blocks:
             return np.empty((len(frame), 0), dtype="float64")
         return np.column_stack(blocks)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        names = []
-        for column in self.feature_names_in_:
-            names.extend(f"{column}__{part}" for part in self._PARTS)
-            if self.elapsed:
-                names.append(f"{column}__days_since_start")
+        names = [f"{column}__{part}" for column in self.feature_names_in_ for part in self._parts()]
         return np.asarray(names, dtype=object)
 
 
@@ -373,7 +411,7 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
     Levels unseen in training map to 0.
     """
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> FrequencyEncoder:  # noqa: N803 (scikit-learn API)
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FrequencyEncoder:
         frame = _as_frame(X)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]
@@ -384,7 +422,7 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
             self.frequencies_.append({str(k): float(v) for k, v in counts.items()})
         return self
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803 (scikit-learn API)
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         frame = _as_frame(X, self.feature_names_in_)
         text = to_text_frame(frame)
         out = np.zeros(text.shape, dtype="float64")
@@ -396,7 +434,46 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
         return np.asarray([f"{c}__frequency" for c in self.feature_names_in_], dtype=object)
 
 
-def _as_frame(X: Any, names: Any = None) -> pd.DataFrame:  # noqa: N803 (scikit-learn API)
+class LogFeatures(TransformerMixin, BaseEstimator):
+    """Log-transform numeric columns for multiplicative (log-log) linear models.
+
+    Per column, chosen at fit: ``log(x)`` when every training value is positive (values that
+    are not positive later are clipped to the smallest training value first), else the signed
+    ``sign(x) * log1p(|x|)``. Why: business targets are often products (revenue = price x
+    quantity), which a linear model captures exactly on the log scale. NaN stays NaN.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> LogFeatures:
+        values = np.asarray(X, dtype="float64")
+        self.n_features_in_ = values.shape[1]
+        with np.errstate(all="ignore"):
+            minima = (
+                np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0) if values.size else np.array([])
+            )
+        self.floors_ = [float(m) if math.isfinite(m) and m > 0 else None for m in minima]
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        values = np.array(X, dtype="float64", copy=True)
+        with np.errstate(all="ignore"):
+            for position, floor in enumerate(self.floors_):
+                column = values[:, position]
+                if floor is None:
+                    values[:, position] = np.sign(column) * np.log1p(np.abs(column))
+                else:
+                    values[:, position] = np.log(
+                        np.where(np.isnan(column), np.nan, np.maximum(column, floor))
+                    )
+        return values
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = (
+            input_features if input_features is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        )
+        return np.asarray([f"log_{name}" for name in names], dtype=object)
+
+
+def _as_frame(X: Any, names: Any = None) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         return X
     return pd.DataFrame(np.asarray(X, dtype=object), columns=None if names is None else list(names))
@@ -559,7 +636,9 @@ def build_features(frame: pd.DataFrame, target: str, task: Task) -> FeaturePlan:
             details={"columns": ", ".join(duplicates[:10])},
         )
     if target not in labels:
-        raise UnknownColumnError(f"The target column '{target}' is not in the table.", details={"column": target})
+        raise UnknownColumnError(
+            f"The target column '{target}' is not in the table.", details={"column": target}
+        )
     frame = frame.set_axis(labels, axis=1)
     sample = _sample(frame)
     target_series = sample[target]
@@ -597,8 +676,8 @@ def build_features(frame: pd.DataFrame, target: str, task: Task) -> FeaturePlan:
         else:
             kinds[column] = "frequency"
 
-    for column, kind in list(kinds.items()):
-        reason = _leak_reason(column, kind, sample[column], target_series, target_numeric, task)
+    for column, column_kind in list(kinds.items()):
+        reason = _leak_reason(column, column_kind, sample[column], target_series, target_numeric, task)
         if reason:
             plan.dropped[column] = reason
             del kinds[column]
@@ -661,7 +740,7 @@ def _leak_reason(
 # --------------------------------------------------------------------------------------------
 
 
-def build_preprocessor(plan: FeaturePlan, *, scale: bool) -> ColumnTransformer:
+def build_preprocessor(plan: FeaturePlan, *, scale: bool, log_numeric: bool = False) -> ColumnTransformer:
     """A ColumnTransformer that turns the raw table into model inputs per the plan.
 
     Numbers: parse (numeric text included), median imputation plus missing indicators.
@@ -669,8 +748,9 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool) -> ColumnTransformer:
     Categoricals: one-hot with infrequent pooling (``min_frequency``) and
     ``handle_unknown="infrequent_if_exist"`` so unseen levels at prediction time do not fail.
     High-cardinality text: frequency encoding. ``scale=True`` standardises the numeric blocks
-    for linear models (trees do not need it). Columns outside the plan are ignored, so the
-    fitted pipeline accepts whole raw tables.
+    for linear models (trees do not need it); ``log_numeric=True`` log-transforms the numbers
+    first (:class:`LogFeatures`, for log-log models). Columns outside the plan are ignored, so
+    the fitted pipeline accepts whole raw tables.
     """
     transformers: list[tuple[str, Any, list[str]]] = []
 
@@ -681,6 +761,7 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool) -> ColumnTransformer:
         numeric = scaled(
             [
                 ("parse", FunctionTransformer(to_float_frame, feature_names_out="one-to-one")),
+                *([("log", LogFeatures())] if log_numeric else []),
                 ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
             ]
         )
@@ -711,10 +792,13 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool) -> ColumnTransformer:
         )
         transformers.append(("categorical", categorical, list(plan.categorical_columns)))
     if plan.frequency_columns:
-        transformers.append(("frequency", scaled([("encode", FrequencyEncoder())]), list(plan.frequency_columns)))
+        transformers.append(
+            ("frequency", scaled([("encode", FrequencyEncoder())]), list(plan.frequency_columns))
+        )
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
 
-def make_pipeline(plan: FeaturePlan, estimator: Any, *, scale: bool) -> Pipeline:
-    """``Pipeline([("features", build_preprocessor(plan)), ("model", estimator)])``."""
-    return Pipeline([("features", build_preprocessor(plan, scale=scale)), ("model", estimator)])
+def make_pipeline(plan: FeaturePlan, estimator: Any, *, scale: bool, log_numeric: bool = False) -> Pipeline:
+    """``Pipeline([("features", build_preprocessor(plan, ...)), ("model", estimator)])``."""
+    features = build_preprocessor(plan, scale=scale, log_numeric=log_numeric)
+    return Pipeline([("features", features), ("model", estimator)])

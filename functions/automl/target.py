@@ -40,8 +40,8 @@ __all__ = [
     "CLASSIFICATION_MAX_LEVEL_SHARE",
     "CONVENTIONAL_TARGETS",
     "SYNONYMS",
-    "Task",
     "TargetChoice",
+    "Task",
     "candidate_targets",
     "infer_task",
     "resolve_target",
@@ -77,6 +77,9 @@ CONVENTIONAL_TARGETS = frozenset({"revenue", "sales", "price", "target", "label"
 CLASSIFICATION_MAX_INT_LEVELS = 20
 CLASSIFICATION_MAX_LEVEL_SHARE = 0.05
 
+#: Only the start of a request is scanned (requests are short; this bounds regex work).
+MAX_REQUEST_CHARS = 4_000
+
 #: A close misspelling of a column (difflib ratio) is reported as a suggestion, never used.
 SUGGESTION_CUTOFF = 0.75
 
@@ -98,21 +101,31 @@ _FORECAST_CUE = re.compile(
 )
 # "predict <column>": the column must follow within a short gap with no clause break and no
 # preposition that introduces inputs ("predict using region" names a feature, not a target).
-_EN_VERB = re.compile(r"(?<![a-z])(?:predict|forecast|estimate|project|model)(?:s|ed|ing)?(?![a-z])", re.IGNORECASE)
+_EN_VERB = re.compile(
+    r"(?<![a-z])(?:predict|forecast|estimate|project|model)(?:s|ed|ing)?(?![a-z])", re.IGNORECASE
+)
 _EN_GAP_BLOCK = re.compile(
     r"[.,;:!?\n]|(?<![a-z])(?:from|using|with|by|based|given|per|across|in|on|for|over|and|or)(?![a-z])",
     re.IGNORECASE,
 )
 _EN_GAP_MAX = 40
-_EN_NOUN_AFTER = re.compile(r"\s+(?:prediction|predictions|forecast|forecasts|forecasting|estimate|estimates)\b", re.I)
+_EN_NOUN_AFTER = re.compile(
+    r"\s+(?:prediction|predictions|forecast|forecasts|forecasting|estimate|estimates)\b", re.I
+)
 _EN_TARGET_BEFORE = re.compile(
     r"(?<![a-z])target(?:\s+(?:column|variable|col|field))?\s*(?:[:=]|\s+is\s+|\s)\s*[\"'`]?$", re.I
 )
 _EN_TARGET_AFTER = re.compile(r"^[\"'`]?\s+as\s+(?:the\s+)?target(?![a-z])", re.IGNORECASE)
 # Korean: "<column>을/를 ... 예측" (object marker, verb within a short clause) or "<column> 예측".
-_KO_OBJECT_THEN_VERB = re.compile(r"^[\"'`]?\s*(?:컬럼|칼럼|열|변수|값)?\s*(?:을|를)[^.,;:!?\n]{0,15}?(?:예측|예상|추정|전망)")
-_KO_DIRECT_VERB = re.compile(r"^[\"'`]?\s*(?:컬럼|칼럼|열|변수|값)?\s*(?:의\s*)?(?:값\s*)?(?:예측|예상|추정|전망)")
-_KO_TARGET_BEFORE = re.compile(r"(?:타깃|타겟|목표\s*변수|목표\s*컬럼|종속\s*변수)\s*(?:컬럼|변수)?\s*(?:은|는|:|=)?\s*[\"'`]?$")
+_KO_OBJECT_THEN_VERB = re.compile(
+    r"^[\"'`]?\s*(?:컬럼|칼럼|열|변수|값)?\s*(?:을|를)[^.,;:!?\n]{0,15}?(?:예측|예상|추정|전망)"
+)
+_KO_DIRECT_VERB = re.compile(
+    r"^[\"'`]?\s*(?:컬럼|칼럼|열|변수|값)?\s*(?:의\s*)?(?:값\s*)?(?:예측|예상|추정|전망)"
+)
+_KO_TARGET_BEFORE = re.compile(
+    r"(?:타깃|타겟|목표\s*변수|목표\s*컬럼|종속\s*변수)\s*(?:컬럼|변수)?\s*(?:은|는|:|=)?\s*[\"'`]?$"
+)
 _KO_TARGET_AFTER = re.compile(r"^[\"'`]?\s*(?:을|를)\s*(?:타깃|타겟|목표\s*변수|종속\s*변수)")
 
 
@@ -163,7 +176,11 @@ def candidate_targets(frame: pd.DataFrame) -> list[str]:
         if identifier_reason(name, series):
             continue
         numeric = ptypes.is_bool_dtype(series.dtype) or ptypes.is_numeric_dtype(series.dtype)
-        if numeric or numeric_text_share(series) >= NUMERIC_TEXT_SHARE or _nunique(values) <= CATEGORICAL_MAX_LEVELS:
+        if (
+            numeric
+            or numeric_text_share(series) >= NUMERIC_TEXT_SHARE
+            or _nunique(values) <= CATEGORICAL_MAX_LEVELS
+        ):
             out.append(name)
     return out
 
@@ -235,10 +252,10 @@ def _find_mentions(text: str, columns: list[str]) -> list[_Mention]:
         for match in re.finditer(pattern, lowered):
             found.append(_Mention(match.start(), match.end(), column, term, via_synonym))
 
-    for column in columns:
-        norm = normalize_name(column)
-        for form in {norm, norm.replace("_", " "), column.strip().lower()}:
-            scan(form, column, via_synonym=False)
+    for name in columns:
+        norm = normalize_name(name)
+        for form in {norm, norm.replace("_", " "), name.strip().lower()}:
+            scan(form, name, via_synonym=False)
     for term in SYNONYMS:
         column = _synonym_column(columns, term)
         if column is not None:
@@ -263,9 +280,9 @@ def _explicit_mention(text: str, mentions: list[_Mention]) -> tuple[_Mention, st
     for mention in mentions:
         before, after = text[: mention.start], text[mention.end :]
         if _EN_TARGET_BEFORE.search(before) or _KO_TARGET_BEFORE.search(before):
-            return mention, "declared as the target"
+            return mention, "it is declared as the target"
         if _EN_TARGET_AFTER.match(after) or _KO_TARGET_AFTER.match(after):
-            return mention, "declared as the target"
+            return mention, "it is declared as the target"
     for verb in _EN_VERB.finditer(text):
         for mention in mentions:
             if mention.start < verb.end():
@@ -273,13 +290,13 @@ def _explicit_mention(text: str, mentions: list[_Mention]) -> tuple[_Mention, st
             gap = text[verb.end() : mention.start]
             if len(gap) > _EN_GAP_MAX or _EN_GAP_BLOCK.search(gap):
                 break
-            return mention, f"follows '{verb.group(0)}'"
+            return mention, f"it follows '{verb.group(0)}'"
     for mention in mentions:
         after = text[mention.end :]
         if _EN_NOUN_AFTER.match(after):
-            return mention, "named before 'forecast'/'prediction'"
+            return mention, "it precedes 'forecast'/'prediction'"
         if _KO_OBJECT_THEN_VERB.match(after) or _KO_DIRECT_VERB.match(after):
-            return mention, "named as what to predict (예측)"
+            return mention, "it is the object of '예측'"
     return None
 
 
@@ -291,7 +308,11 @@ def _from_request(text: str, columns: list[str]) -> tuple[str, str] | None:
     if found is None:
         return None
     mention, rule = found
-    how = f"'{mention.term}' is a synonym of '{mention.column}'" if mention.via_synonym else f"'{mention.column}'"
+    how = (
+        f"'{mention.term}' is a synonym of '{mention.column}'"
+        if mention.via_synonym
+        else f"'{mention.column}'"
+    )
     return mention.column, f"The request names {how} as the value to predict ({rule})."
 
 
@@ -338,6 +359,7 @@ def resolve_target(frame: pd.DataFrame, *, requested: str | None, request_text: 
     columns = [str(c) for c in frame.columns]
     if not columns:
         raise EmptyDataError("The table has no columns.")
+    request_text = (request_text or "")[:MAX_REQUEST_CHARS]
     candidates = candidate_targets(frame)
     wanted = (requested or "").strip()
     note = ""
@@ -345,7 +367,10 @@ def resolve_target(frame: pd.DataFrame, *, requested: str | None, request_text: 
         column = _match_column(columns, wanted)
         if column is not None:
             return TargetChoice(
-                column=column, source="plan", reason=f"The plan names '{column}' as the target.", candidates=candidates
+                column=column,
+                source="plan",
+                reason=f"The plan names '{column}' as the target.",
+                candidates=candidates,
             )
         column = _synonym_column(columns, wanted)
         if column is not None:
@@ -419,7 +444,9 @@ def infer_task(frame: pd.DataFrame, target: str, *, request_text: str = "") -> T
     """
     columns = [str(c) for c in frame.columns]
     if target not in columns:
-        raise UnknownColumnError(f"The target column '{target}' is not in the table.", details={"column": target})
+        raise UnknownColumnError(
+            f"The target column '{target}' is not in the table.", details={"column": target}
+        )
     series = frame[frame.columns[columns.index(target)]]
     values = series.dropna()
     levels = _nunique(values)
@@ -432,10 +459,12 @@ def infer_task(frame: pd.DataFrame, target: str, *, request_text: str = "") -> T
     integral = bool(len(numbers)) and bool(((numbers % 1) == 0).all())
     if integral and (
         levels == 2
-        or (levels <= CLASSIFICATION_MAX_INT_LEVELS and levels <= CLASSIFICATION_MAX_LEVEL_SHARE * len(values))
+        or (
+            levels <= CLASSIFICATION_MAX_INT_LEVELS and levels <= CLASSIFICATION_MAX_LEVEL_SHARE * len(values)
+        )
     ):
         return "classification"
     has_date = any(is_datetime_like(frame[c]) for c in frame.columns if str(c) != target)
-    if has_date and _FORECAST_CUE.search(request_text):
+    if has_date and _FORECAST_CUE.search((request_text or "")[:MAX_REQUEST_CHARS]):
         return "forecast"
     return "regression"

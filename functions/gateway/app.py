@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from analystack.errors import AnalystackError, InvalidInputError
@@ -53,7 +53,11 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
         base = str(request.base_url).rstrip("/")
 
         def build(job_id: str) -> dict[str, str]:
-            return {"self": f"{base}/jobs/{job_id}", "events": f"{base}/jobs/{job_id}/events"}
+            return {
+                "self": f"{base}/jobs/{job_id}",
+                "events": f"{base}/jobs/{job_id}/events",
+                "report": f"{base}/jobs/{job_id}/report",
+            }
 
         return build
 
@@ -126,6 +130,19 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
     @app.get("/jobs/{job_id}")
     async def get_job(job_id: str, request: Request, service: Service) -> dict[str, Any]:
         return await asyncio.to_thread(service.job_view, job_id, link=links(request))
+
+    @app.get("/jobs/{job_id}/report", response_model=None)
+    async def job_report(
+        job_id: str,
+        service: Service,
+        format: Annotated[str, Query(pattern="^(html|markdown|json)$")] = "html",
+    ) -> Any:
+        """The report a person reads: HTML by redirect to the hub (self-contained, large), or Markdown/JSON."""
+        url, content = await asyncio.to_thread(service.report, job_id, format)
+        if content is None:
+            return RedirectResponse(url, status_code=303)
+        media = "text/markdown; charset=utf-8" if format == "markdown" else "application/json"
+        return Response(content, media_type=media)
 
     @app.get("/jobs/{job_id}/events", response_model=None)
     async def job_events(

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from analystack.errors import AgentUnavailableError, DataTooLargeError, InvalidInputError
+from analystack.errors import AgentUnavailableError, DataTooLargeError, InvalidInputError, NotFoundError
 from analystack.hub import DataHub, parse_s3_uri
 from analystack.jobs import EventLog, JobRecord, JobStore, new_job_id
 from analystack.models import JobStatus, Producer, ProgressEvent
@@ -244,6 +244,18 @@ class AnalysisService:
         data = job.model_dump(mode="json", exclude={"steps"})
         data.update(steps=steps, artifacts=artifacts, links=link(job_id))
         return data
+
+    def report(self, job_id: str, fmt: str) -> tuple[str, bytes | None]:
+        """The job's report: a presigned URL (HTML pages embed plotly.js and exceed Lambda's 6 MB
+        response limit) and, for Markdown/JSON, the content itself."""
+        job = self._jobs.get(job_id)
+        item_id = (job.result or {}).get(f"report_{fmt}_id")
+        if not item_id:
+            state = "still running" if job.status not in TERMINAL else "without a report"
+            raise NotFoundError(f"Job '{job_id}' has no report yet ({state})")
+        item = self._hub.get_item(str(item_id))
+        url = self._hub.presigned_url(item.s3_uri)
+        return url, (None if fmt == "html" else self._hub.read_bytes(item.s3_uri))
 
     def events(self, job_id: str, *, after: str | None = None) -> tuple[list[ProgressEvent], bool]:
         """Events after ``after`` and whether the job has finished."""

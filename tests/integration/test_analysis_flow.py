@@ -61,8 +61,10 @@ def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: htt
     succeeded_tasks = [e for e in history if e["type"] == "TaskSucceeded"]
     assert len(succeeded_tasks) >= 3  # ingest, quality, finalize
 
-    # Steps recorded with their outputs; only agents that exist were planned.
+    # Every planned step ran, with its outputs and times.
     steps = {s["step_id"]: s for s in job["steps"]}
+    assert set(steps) == {"ingest", "quality", "eda", "automl", "visualization"}
+    assert all(s["status"] == "succeeded" and s["started_at"] and s["finished_at"] for s in steps.values())
     assert steps["ingest"]["status"] == "succeeded"
     assert steps["quality"]["status"] == "succeeded"
     assert int(steps["ingest"]["outputs"]["rows"]) == 2415
@@ -77,6 +79,35 @@ def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: htt
     assert 0 < report["score"] < 100
     markdown = httpx.get(artifacts["quality_report.md"]["url"]).text
     assert "unit_price" in markdown
+
+    # The model beats its baseline, and says which target it chose and why.
+    model = steps["automl"]["outputs"]
+    assert model["target"] == "revenue"
+    assert float(model["score"]) > float(model["baseline_score"])
+    # At least four sensible charts, stored as Plotly JSON and standalone HTML, plus a dashboard.
+    charts = [a for a in job["artifacts"] if a["media_type"] == "application/vnd.plotly.v1+json"]
+    assert len(charts) >= 4
+    assert "dashboard.html" in artifacts
+    kinds = set(steps["visualization"]["outputs"]["chart_kinds"])
+    assert {"line", "bar"} <= kinds
+    assert "feature_importance" in kinds  # drawn from the model's report
+    # The report a person reads names the findings, the model, the charts and every step.
+    html_page = api.get(f"/jobs/{job_id}/report", follow_redirects=True).text
+    for expected in (
+        "Data quality",
+        "Key findings",
+        "Model card",
+        "Charts",
+        "Steps",
+        "revenue",
+        "Plotly.newPlot",
+    ):
+        assert expected in html_page
+    for step_id in steps:
+        assert f"<td>{step_id}</td>" in html_page
+    markdown_report = api.get(f"/jobs/{job_id}/report", params={"format": "markdown"}).text
+    assert "## Model" in markdown_report
+    assert "## Key findings" in markdown_report
 
     # Lineage: report -> dataset -> upload.
     dataset = next(a for a in job["artifacts"] if a["kind"] == "dataset")
@@ -150,12 +181,10 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
     assert task["status"]["state"] == "TASK_STATE_COMPLETED", task["status"]
     assert task["artifacts"][0]["parts"][0]["data"]["outputs"]["rows"] == "2"
     agents = httpx.get(f"{cloud.api_url}/agents").json()["agents"]
-    assert {a["agent"]: a["status"] for a in agents} == {
-        "orchestrator": "up",
-        "ingestion": "up",
-        "visualization": "up",
-        "quality": "up",
-    }
+    assert {a["agent"]: a["status"] for a in agents} == dict.fromkeys(cloud.agent_names(), "up")
+    assert {"orchestrator", "ingestion", "quality", "eda", "visualization", "automl"} <= set(
+        cloud.agent_names()
+    )
 
 
 def test_a_crashing_agent_takes_the_catch_path_and_keeps_the_upload(cloud: Any, api: httpx.Client) -> None:

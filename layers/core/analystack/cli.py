@@ -116,9 +116,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"job failed: {(job.get('error') or {}).get('message')}")
         for step in job.get("steps", []):
             print(f"  {step['step_id']:<12} {step['agent']:<13} {step['status']}")
-        for path in sorted((out / "artifacts").iterdir()):
-            print(f"  artifact: {path}")
-        print(f"results: {out}")
+        reports = sorted((out / "artifacts").glob("*-report.html"))
+        if reports:
+            print(f"report: {reports[0]}")
+        print(f"results: {out} ({len(list((out / 'artifacts').iterdir()))} artifacts)")
         return 0 if status == "succeeded" else 1
 
 
@@ -184,7 +185,7 @@ def _write_results(http: httpx.Client, job: dict[str, Any], out: Path) -> None:
     for artifact in job.get("artifacts", []):
         if artifact["kind"] == "upload":
             continue
-        name = artifact["name"] if artifact["kind"] == "artifact" else f"{artifact['item_id']}.parquet"
+        name = {"dataset": "dataset.parquet", "model": "model.joblib"}.get(artifact["kind"], artifact["name"])
         target = artifacts_dir / f"{artifact['item_id']}-{Path(name).name}"
         response = httpx.get(artifact["url"], timeout=120)
         if response.status_code == 200:

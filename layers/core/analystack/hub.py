@@ -187,6 +187,43 @@ class DataHub:
             )
         )
 
+    def put_model(
+        self,
+        body: bytes,
+        *,
+        model_name: str,
+        producer: Producer,
+        parents: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> CatalogItem:
+        """Store a model as the next version of ``model_name`` (``models/<name>/v<n>/model.joblib``).
+
+        Versions are numbered per model name (dataset + target), so retraining the same model
+        gives v2, v3, ... next to the earlier ones; the MLOps registry builds on this layout.
+        """
+        folder = f"models/{safe_name(model_name, 'model')}/"
+        existing = self._s3.list_objects_v2(Bucket=self._bucket, Prefix=folder, Delimiter="/").get(
+            "CommonPrefixes", []
+        )
+        version = len(existing) + 1
+        key = f"{folder}v{version}/model.joblib"
+        uri, version_id = self.put_object(key, body, "application/octet-stream")
+        return self.register(
+            CatalogItem(
+                item_id=new_id("mdl"),
+                kind="model",
+                name=f"{model_name} v{version}"[:255],
+                s3_uri=uri,
+                version_id=version_id,
+                media_type="application/octet-stream",
+                size_bytes=len(body),
+                producer=producer,
+                job_id=producer.job_id,
+                parents=parents or [],
+                metadata={**(metadata or {}), "model_name": model_name, "model_version": version},
+            )
+        )
+
     def reserve_upload(
         self, *, filename: str, media_type: str, size_bytes: int, producer: Producer
     ) -> CatalogItem:

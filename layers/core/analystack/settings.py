@@ -62,6 +62,8 @@ class Limits(BaseModel):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_rows: int = Field(default=20_000_000, gt=0)
     max_columns: int = Field(default=2_000, gt=0)
+    automl_time_budget_s: float = Field(default=30.0, gt=0, le=840)
+    """Model search budget per job; Lambda's 15-minute cap bounds it."""
 
 
 class Settings(BaseSettings):

@@ -112,6 +112,9 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the CLI
+        # The ASL interpreter logs every failed state with its whole parse tree; the failures are
+        # expected flows (Catch paths) and reach the job record and execution history anyway.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
         _check_port(self.host, self.ports["aws"], "embedded AWS")
         if self.serve_http:

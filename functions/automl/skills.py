@@ -1,0 +1,98 @@
+"""The AutoML agent's skill: a dataset -> target resolved, models searched, the best one stored."""
+
+from __future__ import annotations
+
+import json
+
+from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
+from analystack.hub import DATASET_ID_IN_TEXT, DataHub
+from analystack.models import Producer
+
+
+class TrainModelSkill:
+    def __init__(self, hub: DataHub, *, time_budget_s: float) -> None:
+        self._hub = hub
+        self._budget = time_budget_s
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        # scikit-learn loads here, not at cold start (it costs 1.5-2 s to import).
+        from functions.automl.search import model_card_markdown, serialize_model, train_model
+        from functions.automl.target import infer_task, resolve_target
+
+        dataset_id = request.require("dataset_id", in_text=DATASET_ID_IN_TEXT)
+        item, frame = self._hub.read_dataset(dataset_id)
+        requested = str(request.inputs.get("target") or "") or None
+        choice = resolve_target(frame, requested=requested, request_text=request.request)
+        task = infer_task(frame, choice.column, request_text=request.request)
+        report(8, f"target '{choice.column}' ({choice.source}: {choice.reason}); task {task}", stage="target")
+        budget = float(request.inputs.get("time_budget_s") or self._budget)
+        result, pipeline = train_model(
+            frame,
+            target=choice.column,
+            task=task,
+            time_budget_s=budget,
+            progress=lambda fraction, message: report(10 + 75 * fraction, message, stage="training"),
+        )
+        producer = Producer(agent="automl", job_id=request.job_id, step_id=request.step_id)
+        primary = result.holdout.get(result.metric)
+        baseline = result.baseline.get(result.metric)
+        model_item = self._hub.put_model(
+            serialize_model(pipeline),
+            model_name=f"{item.name}:{choice.column}",
+            producer=producer,
+            parents=[dataset_id],
+            metadata={
+                "target": choice.column,
+                "task": task,
+                "metric": result.metric,
+                "score": primary,
+                "baseline": baseline,
+                "best_model": result.best_model,
+            },
+        )
+        record = {
+            **result.model_dump(mode="json"),
+            "target_choice": choice.model_dump(mode="json"),
+            "model_id": model_item.item_id,
+            "model_version": model_item.metadata["model_version"],
+        }
+        report_item = self._hub.put_artifact(
+            json.dumps(record, ensure_ascii=False, indent=2, allow_nan=False).encode(),
+            name="model_report.json",
+            media_type="application/json",
+            producer=producer,
+            parents=[dataset_id, model_item.item_id],
+            metadata={"metric": result.metric, "score": primary, "baseline": baseline},
+        )
+        card_item = self._hub.put_artifact(
+            model_card_markdown(result).encode(),
+            name="model_card.md",
+            media_type="text/markdown",
+            producer=producer,
+            parents=[report_item.item_id],
+        )
+        return SkillResult(
+            outputs={
+                "model_id": model_item.item_id,
+                "report_id": report_item.item_id,
+                "card_id": card_item.item_id,
+                "target": choice.column,
+                "target_source": choice.source,
+                "task": task,
+                "metric": result.metric,
+                "score": f"{primary:.4f}" if primary is not None else "",
+                "baseline_score": f"{baseline:.4f}" if baseline is not None else "",
+                "best_model": result.best_model,
+                "model_version": str(model_item.metadata["model_version"]),
+            },
+            artifacts=[
+                ArtifactRef(name=i.name, item_id=i.item_id, s3_uri=i.s3_uri, media_type=i.media_type)
+                for i in (model_item, report_item, card_item)
+            ],
+            summary=(
+                f"{result.best_model} predicts '{choice.column}' ({task}): holdout {result.metric} "
+                f"{primary:.3f} vs baseline {baseline:.3f}"
+                if primary is not None and baseline is not None
+                else f"{result.best_model} trained for '{choice.column}'"
+            ),
+        )
