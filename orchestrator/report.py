@@ -42,6 +42,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _p_value(value: Any) -> str:
+    if value is None:
+        return ""
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
 def _duration(step: Mapping[str, Any]) -> str:
     from datetime import datetime
 
@@ -178,7 +184,7 @@ def build_markdown(inputs: ReportInputs) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7fb;color:#1d2330}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans KR","Apple SD Gothic Neo","Malgun Gothic",sans-serif;margin:0;background:#f6f7fb;color:#1d2330}
 header{background:#1f3b73;color:#fff;padding:24px 32px}header h1{margin:0 0 6px;font-size:22px}
 main{max-width:1200px;margin:0 auto;padding:24px 32px}section{background:#fff;border-radius:10px;padding:18px 22px;
 margin-bottom:18px;box-shadow:0 1px 3px rgba(0,0,0,.08)}h2{margin-top:0;font-size:18px;color:#1f3b73}
@@ -221,7 +227,7 @@ def build_html(inputs: ReportInputs, *, plotly_js: str | None) -> str:
         rows = "".join(
             f"<tr><td>{n}</td><td><b>{_e(i.get('title'))}</b><div class='reason'>{_e(i.get('detail', ''))}</div></td>"
             f"<td>{_e(_fmt(i.get('value')) if i.get('value') is not None else '')}</td>"
-            f"<td>{_e(_fmt(i.get('p_value'), 4) if i.get('p_value') is not None else '')}</td>"
+            f"<td>{_e(_p_value(i.get('p_value')))}</td>"
             f"<td>{_e(_fmt(i.get('effect_size')) if i.get('effect_size') is not None else '')}</td></tr>"
             for n, i in enumerate(data["insights"], start=1)
         )

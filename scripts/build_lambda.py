@@ -29,6 +29,7 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "p
 ZIP_FUNCTIONS = {
     "GatewayFunction": (ROOT / "functions" / "gateway", "functions/gateway"),
     "OrchestratorFunction": (ROOT / "orchestrator", "orchestrator"),
+    "ProgressFunction": (ROOT / "functions" / "progress", "functions/progress"),
 }
 IMAGE_FUNCTIONS = {
     "IngestionFunction": ROOT / "functions" / "ingestion",

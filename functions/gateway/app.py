@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from analystack.settings import Settings
 from functions.gateway.service import AnalysisService, Upload
 
 MAX_SSE_WAIT_SECONDS = 25.0  # API Gateway cuts integrations at 29 s
+MAX_SOCKET_SECONDS = 2 * 3600.0  # as long as API Gateway keeps a WebSocket open
 
 
 class AnalyzeJson(BaseModel):
@@ -184,6 +185,39 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
+
+    @app.websocket("/ws/jobs/{job_id}")
+    async def job_socket(websocket: WebSocket, job_id: str, service: Service) -> None:
+        """Live progress over a WebSocket: the same messages the AWS WebSocket API pushes
+        (``{"type": "progress", "job_id", stage, agent, progress, message, ...}``), then ``end``."""
+        await websocket.accept()
+        try:
+            events, finished = await asyncio.to_thread(service.events, job_id)
+        except AnalystackError as exc:
+            await websocket.send_json({"type": "error", "error": exc.to_dict()})
+            await websocket.close(code=4404)
+            return
+        deadline = time.monotonic() + MAX_SOCKET_SECONDS
+        after: str | None = None
+        try:
+            while True:
+                for event in events:
+                    after = event.event_id
+                    await websocket.send_json(
+                        {"type": "progress", "job_id": job_id, **event.model_dump(mode="json")}
+                    )
+                if finished:
+                    status = await asyncio.to_thread(service.job_status, job_id)
+                    await websocket.send_json({"type": "end", "job_id": job_id, "status": status})
+                    await websocket.close()
+                    return
+                if time.monotonic() >= deadline:
+                    await websocket.close(code=1001)
+                    return
+                await asyncio.sleep(0.5)
+                events, finished = await asyncio.to_thread(service.events, job_id, after=after)
+        except WebSocketDisconnect:
+            return
 
     @app.get("/agents")
     async def agents(settings: SettingsDep) -> dict[str, Any]:

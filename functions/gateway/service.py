@@ -257,6 +257,9 @@ class AnalysisService:
         url = self._hub.presigned_url(item.s3_uri)
         return url, (None if fmt == "html" else self._hub.read_bytes(item.s3_uri))
 
+    def job_status(self, job_id: str) -> str:
+        return self._jobs.get(job_id).status.value
+
     def events(self, job_id: str, *, after: str | None = None) -> tuple[list[ProgressEvent], bool]:
         """Events after ``after`` and whether the job has finished."""
         job = self._jobs.get(job_id)

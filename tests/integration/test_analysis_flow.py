@@ -269,3 +269,22 @@ def test_the_cli_analyzes_a_file_and_writes_its_results(cloud: Any, tmp_path: Pa
     assert {"quality_report.json", "quality_report.md"} <= names
     assert (out / "events.jsonl").read_text().count("\n") >= 5
     assert "succeeded" in (out / "README.md").read_text()
+
+
+def test_live_progress_over_a_websocket(cloud: Any, api: httpx.Client) -> None:
+    from websockets.sync.client import connect
+
+    job_id = _analyze(api, sample_path(), "check the data quality")
+    messages: list[dict[str, Any]] = []
+    with connect(f"{cloud.api_url.replace('http://', 'ws://')}/ws/jobs/{job_id}", open_timeout=10) as socket:
+        for raw in socket:  # ends when the server closes after "end"
+            messages.append(json.loads(raw))
+    assert messages[-1] == {"type": "end", "job_id": job_id, "status": "succeeded"}
+    progress = [m for m in messages if m["type"] == "progress"]
+    assert {m["agent"] for m in progress} >= {"gateway", "orchestrator", "ingestion", "quality"}
+    assert all({"stage", "agent", "progress", "message", "event_id"} <= set(m) for m in progress)
+    assert [m["event_id"] for m in progress] == sorted(m["event_id"] for m in progress)
+    with connect(f"{cloud.api_url.replace('http://', 'ws://')}/ws/jobs/job-unknown") as socket:
+        first = json.loads(socket.recv(timeout=10))
+    assert first["type"] == "error"
+    assert first["error"]["code"] == "not_found"

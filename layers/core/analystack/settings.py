@@ -23,6 +23,7 @@ class ResourceNames(BaseModel):
     catalog_table: str = "analystack-catalog"
     events_table: str = "analystack-events"
     registry_table: str = "analystack-agents"
+    connections_table: str = "analystack-connections"
     analysis_state_machine_arn: str = ""
     state_machine_role_arn: str = ""
 
@@ -37,6 +38,8 @@ class AgentEndpoints(BaseModel):
     agent_functions: dict[str, str] = Field(default_factory=dict)
     """agent short name -> Lambda function name/ARN, for Step Functions tasks and direct invokes."""
     call_timeout_seconds: float = Field(default=120.0, gt=0, le=900)
+    progress_management_url: str = ""
+    """The WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>)."""
 
     def url_for(self, agent: str) -> str:
         """Base URL advertised in ``agent``'s card (cards carry no URL of their own in A2A 1.0)."""

@@ -84,8 +84,15 @@ def build_http_api_event(
     return event
 
 
-def create_bridge_app(routes: Sequence[Route], function_names: dict[str, str], invoke: Invoke) -> Starlette:
-    """``function_names``: logical id -> physical function name; ``invoke(name, event)`` runs it."""
+def create_bridge_app(
+    routes: Sequence[Route], function_names: dict[str, str], invoke: Invoke, *, websocket_app: Any = None
+) -> Any:
+    """``function_names``: logical id -> physical function name; ``invoke(name, event)`` runs it.
+
+    WebSocket connections go to ``websocket_app`` (the gateway's ASGI app) directly: Lambda cannot
+    hold a socket, so on AWS live progress uses the WebSocket API and the progress function, and
+    locally the gateway streams the same messages itself.
+    """
     compiled = [(route, route.pattern()) for route in routes]
 
     async def dispatch(request: Request) -> Response:
@@ -115,13 +122,21 @@ def create_bridge_app(routes: Sequence[Route], function_names: dict[str, str], i
             )
         return _to_response(result)
 
-    return Starlette(
+    http_app = Starlette(
         routes=[
             StarletteRoute(
                 "/{path:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
             )
         ]
     )
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and websocket_app is not None:
+            await websocket_app(scope, receive, send)
+        else:
+            await http_app(scope, receive, send)
+
+    return app
 
 
 def _to_response(result: Any) -> Response:

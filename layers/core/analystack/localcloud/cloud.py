@@ -40,7 +40,7 @@ SEED_PORTS: dict[str, int] = {
     "nlp": 8208,
     "realtime": 8209,
 }
-NON_AGENT_FUNCTIONS = {"gateway"}
+NON_AGENT_FUNCTIONS = {"gateway", "progress"}  # HTTP/WebSocket services, not A2A agents
 
 
 class PortInUseError(RuntimeError):
@@ -218,7 +218,9 @@ class LocalCloud:
 
         assert self.stack is not None
         names = {logical: spec.name for logical, spec in self.stack.functions.items()}
-        bridge = create_bridge_app(self.stack.routes, names, self.registry.invoke)
+        gateway = next(s for s in self.stack.functions.values() if s.name == self.function_name("gateway"))
+        gateway_app = importlib.import_module(gateway.handler.rpartition(".")[0]).app
+        bridge = create_bridge_app(self.stack.routes, names, self.registry.invoke, websocket_app=gateway_app)
         self._start_uvicorn("gateway", bridge, self.ports["gateway"])
         for spec in self.stack.functions.values():
             short = spec.name.removeprefix(f"{self.stack_name}-")

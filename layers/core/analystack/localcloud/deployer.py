@@ -323,6 +323,11 @@ def _create_table(ddb: Any, name: str, properties: dict[str, Any]) -> None:
     }
     if properties.get("GlobalSecondaryIndexes"):
         kwargs["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    if properties.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": properties["StreamSpecification"]["StreamViewType"],
+        }
     try:
         ddb.create_table(**kwargs)
     except ddb.exceptions.ResourceInUseException:
