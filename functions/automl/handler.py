@@ -1,9 +1,12 @@
 """AutoML agent (port 8205): wiring only; the work is in skills.py, target.py, features.py, search.py."""
 
 from analystack.a2a_kit import SkillSpec, build_agent_service
+from analystack.aws import client
 from analystack.runtime import data_hub
 from analystack.settings import get_settings
 from functions.automl.skills import TrainModelSkill
+
+_limits = get_settings().limits
 
 service = build_agent_service(
     name="automl",
@@ -20,7 +23,14 @@ service = build_agent_service(
         )
     ],
     handlers={
-        "train_model": TrainModelSkill(data_hub(), time_budget_s=get_settings().limits.automl_time_budget_s)
+        "train_model": TrainModelSkill(
+            data_hub(),
+            time_budget_s=_limits.automl_time_budget_s,
+            sagemaker_client=client("sagemaker") if _limits.autopilot_role_arn else None,
+            autopilot_role_arn=_limits.autopilot_role_arn,
+            autopilot_row_threshold=_limits.autopilot_row_threshold,
+            autopilot_max_runtime_s=_limits.autopilot_max_runtime_s,
+        )
     },
 )
 app = service.app

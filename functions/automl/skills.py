@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import DATASET_ID_IN_TEXT, DataHub
-from analystack.models import Producer
+from analystack.models import CatalogItem, Producer
 
 
 class TrainModelSkill:
-    def __init__(self, hub: DataHub, *, time_budget_s: float) -> None:
+    def __init__(
+        self,
+        hub: DataHub,
+        *,
+        time_budget_s: float,
+        sagemaker_client: Any = None,
+        autopilot_role_arn: str = "",
+        autopilot_row_threshold: int = 1_000_000,
+        autopilot_max_runtime_s: int = 3600,
+    ) -> None:
         self._hub = hub
         self._budget = time_budget_s
+        self._sagemaker = sagemaker_client
+        self._autopilot_role = autopilot_role_arn
+        self._autopilot_rows = autopilot_row_threshold
+        self._autopilot_runtime = autopilot_max_runtime_s
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         # scikit-learn loads here, not at cold start (it costs 1.5-2 s to import).
@@ -25,6 +39,13 @@ class TrainModelSkill:
         choice = resolve_target(frame, requested=requested, request_text=request.request)
         task = infer_task(frame, choice.column, request_text=request.request)
         report(8, f"target '{choice.column}' ({choice.source}: {choice.reason}); task {task}", stage="target")
+        from functions.automl.autopilot import should_use_autopilot
+
+        enabled = bool(self._autopilot_role and self._sagemaker is not None)
+        if should_use_autopilot(
+            len(frame), frame.shape[1], enabled=enabled, row_threshold=self._autopilot_rows
+        ):
+            return self._autopilot(request, item, choice, task, report)
         budget = float(request.inputs.get("time_budget_s") or self._budget)
         result, pipeline = train_model(
             frame,
@@ -73,6 +94,7 @@ class TrainModelSkill:
         )
         return SkillResult(
             outputs={
+                "engine": "scikit-learn",
                 "model_id": model_item.item_id,
                 "report_id": report_item.item_id,
                 "card_id": card_item.item_id,
@@ -95,4 +117,67 @@ class TrainModelSkill:
                 if primary is not None and baseline is not None
                 else f"{result.best_model} trained for '{choice.column}'"
             ),
+        )
+
+    def _autopilot(
+        self, request: SkillRequest, item: CatalogItem, choice: Any, task: str, report: ProgressReporter
+    ) -> SkillResult:
+        """Large tables train on SageMaker Autopilot (AutoML V2): the job is submitted and recorded;
+        its models land under ``models/autopilot/<job>/`` in the hub."""
+        from functions.automl.autopilot import autopilot_job_request
+
+        job_key = f"{request.job_id or 'adhoc'}-{choice.column}"
+        dataset_prefix = item.s3_uri.rsplit("/", 1)[0] + "/"
+        output = f"s3://{self._hub.bucket}/models/autopilot/{job_key}/"
+        autopilot_request = autopilot_job_request(
+            job_name=job_key,
+            s3_input_uri=dataset_prefix,
+            s3_output_uri=output,
+            target=choice.column,
+            task=task,  # type: ignore[arg-type]
+            role_arn=self._autopilot_role,
+            max_runtime_s=self._autopilot_runtime,
+            data_format="parquet",
+        )
+        response = self._sagemaker.create_auto_ml_job_v2(**autopilot_request)
+        name = autopilot_request["AutoMLJobName"]
+        report(90, f"{item.row_count or 0:,} rows sent to SageMaker Autopilot as {name}", stage="training")
+        producer = Producer(agent="automl", job_id=request.job_id, step_id=request.step_id)
+        record = {
+            "engine": "sagemaker-autopilot",
+            "status": "submitted",
+            "target": choice.column,
+            "task": task,
+            "target_choice": choice.model_dump(mode="json"),
+            "autopilot_job_name": name,
+            "autopilot_job_arn": response["AutoMLJobArn"],
+            "output": output,
+            "request": autopilot_request,
+        }
+        report_item = self._hub.put_artifact(
+            json.dumps(record, ensure_ascii=False, indent=2, default=str).encode(),
+            name="model_report.json",
+            media_type="application/json",
+            producer=producer,
+            parents=[item.item_id],
+        )
+        return SkillResult(
+            outputs={
+                "engine": "sagemaker-autopilot",
+                "report_id": report_item.item_id,
+                "target": choice.column,
+                "target_source": choice.source,
+                "task": task,
+                "autopilot_job_name": name,
+                "autopilot_job_arn": response["AutoMLJobArn"],
+            },
+            artifacts=[
+                ArtifactRef(
+                    name=report_item.name,
+                    item_id=report_item.item_id,
+                    s3_uri=report_item.s3_uri,
+                    media_type=report_item.media_type,
+                )
+            ],
+            summary=f"{item.row_count or 0:,} rows: training on SageMaker Autopilot ({name}) for '{choice.column}' ({task})",
         )

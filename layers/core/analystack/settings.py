@@ -67,6 +67,10 @@ class Limits(BaseModel):
     max_columns: int = Field(default=2_000, gt=0)
     automl_time_budget_s: float = Field(default=30.0, gt=0, le=840)
     """Model search budget per job; Lambda's 15-minute cap bounds it."""
+    autopilot_role_arn: str = ""
+    """When set, large training jobs go to SageMaker Autopilot (AutoML V2) with this role."""
+    autopilot_row_threshold: int = Field(default=1_000_000, gt=0)
+    autopilot_max_runtime_s: int = Field(default=3600, ge=600)
 
 
 class Settings(BaseSettings):
