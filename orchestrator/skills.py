@@ -129,6 +129,7 @@ class FinalizeSkill:
             llm_configured=self._llm_configured,
             planner=job.planner or "heuristic",
             rationale=(job.plan or {}).get("rationale"),
+            order=[record.step_id for record in records],
         )
         report(90, "assembling the report", stage="reporting")
         items = [i for i in self._hub.list_by_job(job_id) if i.kind != "upload"]

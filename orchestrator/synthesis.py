@@ -20,6 +20,7 @@ def narrate(
     llm_configured: bool,
     planner: str,
     rationale: str | None = None,
+    order: list[str] | None = None,
 ) -> str:
     lines = [f"Request: {request.strip() or '(none)'}"]
     if rationale:
@@ -36,10 +37,12 @@ def narrate(
             f"Data quality score {quality.get('score')}/100 (grade {quality.get('grade')}) with "
             f"{_int(quality.get('issues'))} issues; see the quality report {quality.get('report_id')}."
         )
-    for step_id, result in steps.items():
+    # Plan order, not the state's key order (Parallel branches rebuild that map in any order).
+    ordered = [step for step in (order or []) if step in steps] + [s for s in steps if s not in (order or [])]
+    for step_id in ordered:
         if step_id in {"ingest", "quality"}:
             continue
-        summary = result.get("summary") or ""
+        summary = steps[step_id].get("summary") or ""
         if summary:
             lines.append(f"{step_id}: {summary}")
     if status == "failed":

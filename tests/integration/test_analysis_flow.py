@@ -288,3 +288,19 @@ def test_live_progress_over_a_websocket(cloud: Any, api: httpx.Client) -> None:
         first = json.loads(socket.recv(timeout=10))
     assert first["type"] == "error"
     assert first["error"]["code"] == "not_found"
+
+
+def test_the_english_headline_request_plans_and_runs_the_same_analysis(cloud: Any, api: httpx.Client) -> None:
+    job_id = _analyze(api, sample_path(), "analyze the sales data and build a prediction model")
+    job = _wait_for_job(api, job_id)
+    assert job["status"] == "succeeded", job.get("error")
+    assert [s["step_id"] for s in job["steps"]] == ["ingest", "quality", "eda", "automl", "visualization"]
+    assert job["plan"]["language"] == "en"
+    automl = next(s for s in job["steps"] if s["step_id"] == "automl")
+    assert automl["outputs"]["target"] == "revenue"
+    summary_lines = job["summary"].splitlines()
+    positions = [
+        next(i for i, line in enumerate(summary_lines) if line.startswith(f"{step}:"))
+        for step in ("eda", "automl", "visualization")
+    ]
+    assert positions == sorted(positions)  # narration follows the plan's order
