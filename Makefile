@@ -54,8 +54,11 @@ lint: $(STAMP) $(SAM)
 
 ## sam build of the zip functions and the core layer, offline and without containers
 ## (the data agents are container images: `sam build` builds those too where Docker runs).
+ZIP_FUNCTIONS := GatewayFunction OrchestratorFunction ProgressFunction
 sam-build: $(SAM)
-	$(SAM) build GatewayFunction OrchestratorFunction --build-in-source --template infra/template.yaml
+	@for fn in $(ZIP_FUNCTIONS); do \
+		$(SAM) build $$fn --build-in-source --template infra/template.yaml --build-dir .aws-sam/build-$$fn || exit 1; \
+	done
 
 ## Unzipped size of every function with its layers (zip budget 200 MB), container agents too.
 sizes: $(STAMP)

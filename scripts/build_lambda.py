@@ -120,8 +120,21 @@ def build_zip_function(name: str, out: Path) -> Path:
     if package.startswith("functions/"):
         (out / "functions" / "__init__.py").write_text("")
     _install([source / "requirements.txt"], out)
+    _drop_layer_duplicates(out)
     _compile(out)
     return out
+
+
+def _drop_layer_duplicates(function_dir: Path) -> None:
+    """A function's own requirements re-install shared dependencies (pydantic, httpx, ...) that
+    the core layer already provides; dropping them keeps one version of each (the layer's) and the zip small."""
+    layer = ROOT / "build" / "lambda" / "CoreLayer" / "python"
+    if not layer.exists():
+        build_layer(layer.parent)
+    provided = {entry.name for entry in layer.iterdir()}
+    for entry in function_dir.iterdir():
+        if entry.name in provided and entry.name not in {"functions", "orchestrator"}:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def build_image_contents(name: str, out: Path) -> Path:
