@@ -27,20 +27,20 @@ Design choices, and why:
 
 import difflib
 import math
-import numbers
 import re
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
 from analystack.errors import EmptyDataError, InvalidInputError, UnknownColumnError
+from analystack.numbers import OptFloat, Share
 
 __all__ = [
     "ALPHA",
@@ -176,26 +176,6 @@ _Role = Literal["target", "group"] | None
 # --------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------
-
-
-def _finite_or_none(value: Any) -> Any:
-    """Map NaN/inf (and numpy scalars) to JSON-safe Python values.
-
-    Why: ``json.dumps(report.model_dump(mode="json"), allow_nan=False)`` must succeed on every
-    report, and numpy scalars would otherwise leak into ``model_dump`` output.
-    """
-    if value is None or isinstance(value, bool | np.bool_):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
-
-
-OptFloat = Annotated[float | None, BeforeValidator(_finite_or_none)]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Model(BaseModel):

@@ -13,6 +13,7 @@ which neutralises table-breaking pipes and newlines, inline HTML and link/emphas
 import math
 from collections.abc import Iterable
 
+from analystack.numbers import format_number
 from functions.eda.analysis import (
     OUTLIER_IQR_MULTIPLIER,
     CategoryDistribution,
@@ -43,14 +44,7 @@ _EFFECT = {"cohens_d": "Cohen's d", "eta_squared": "η²", "epsilon_squared": "�
 
 def _num(value: float | int | None, digits: int = 4) -> str:
     """Readable number: thousands separators, at most ``digits`` decimals, '—' when missing."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    if 1e-3 <= abs(number) < 1e15:
-        return f"{number:,.{digits}f}".rstrip("0").rstrip(".")
-    return f"{number:.3g}"
+    return format_number(value, digits=digits)
 
 
 def _p(value: float | None) -> str:

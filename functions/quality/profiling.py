@@ -31,7 +31,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from analystack.numbers import OptFloat, OptNumber, Share, format_number
 
 __all__ = [
     "CATEGORICAL_MAX_DISTINCT",
@@ -174,27 +176,6 @@ _SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 # --------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------
-
-
-def _finite_or_none(value: Any) -> Any:
-    """Map NaN/inf (and numpy scalars) to JSON-safe Python values.
-
-    Why: ``json.dumps(..., allow_nan=False)`` must succeed on every report, and numpy scalars
-    would otherwise leak into ``model_dump`` output.
-    """
-    if value is None or isinstance(value, bool | np.bool_):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
-
-
-OptFloat = Annotated[float | None, BeforeValidator(_finite_or_none)]
-OptNumber = Annotated[int | float | None, BeforeValidator(_finite_or_none)]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Model(BaseModel):
@@ -342,15 +323,8 @@ def _fmt_value(value: Any) -> str:
 
 
 def _num(value: float | int | None) -> str:
-    """Human-readable number for messages: thousands separators, at most 4 decimals."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    if 1e-3 <= abs(number) < 1e15:
-        return f"{number:,.4f}".rstrip("0").rstrip(".")
-    return f"{number:.4g}"
+    """Human-readable number for messages."""
+    return format_number(value, missing="n/a")
 
 
 def _many(n: int, noun: str, plural: str | None = None) -> str:

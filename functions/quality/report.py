@@ -12,6 +12,7 @@ inline HTML and link/emphasis syntax, and truncates long values.
 import re
 from collections.abc import Iterable
 
+from analystack.numbers import format_number
 from functions.quality.profiling import SCORE_WEIGHTS, ColumnProfile, QualityReport
 
 __all__ = ["escape_markdown", "render_markdown"]
@@ -52,14 +53,7 @@ def _pct(share: float) -> str:
 
 
 def _num(value: float | int | None) -> str:
-    if value is None:
-        return "—"
-    number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    if 1e-3 <= abs(number) < 1e15:
-        return f"{number:,.4f}".rstrip("0").rstrip(".")
-    return f"{number:.4g}"
+    return format_number(value)
 
 
 def _bytes(size: int) -> str:

@@ -166,25 +166,50 @@ class DataHub:
         return list(seen.values())
 
     # -- uploads, datasets, artifacts ----------------------------------------------------------
+    def _store(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        item_id: str,
+        kind: str,
+        name: str,
+        media_type: str,
+        producer: Producer,
+        content_encoding: str | None = None,
+        **fields: Any,
+    ) -> CatalogItem:
+        """Write the object, then its catalog item (so a catalogued item always has its bytes)."""
+        uri, version = self.put_object(key, body, media_type, content_encoding=content_encoding)
+        fields.setdefault("job_id", producer.job_id)
+        return self.register(
+            CatalogItem(
+                item_id=item_id,
+                kind=kind,
+                name=name[:255],
+                s3_uri=uri,
+                version_id=version,
+                media_type=media_type,
+                size_bytes=len(body),
+                producer=producer,
+                **fields,
+            )
+        )
+
     def put_upload(
         self, *, job_id: str, filename: str, body: bytes, media_type: str, producer: Producer
     ) -> CatalogItem:
         """Store what the user sent before any work starts, so nothing they sent is ever lost."""
         item_id = new_id("upl")
-        key = f"uploads/{job_id}/{item_id}/{safe_name(filename)}"
-        uri, version = self.put_object(key, body, media_type or "application/octet-stream")
-        return self.register(
-            CatalogItem(
-                item_id=item_id,
-                kind="upload",
-                name=filename[:255] or "upload",
-                s3_uri=uri,
-                version_id=version,
-                media_type=media_type or "application/octet-stream",
-                size_bytes=len(body),
-                producer=producer,
-                job_id=job_id,
-            )
+        return self._store(
+            f"uploads/{job_id}/{item_id}/{safe_name(filename)}",
+            body,
+            item_id=item_id,
+            kind="upload",
+            name=filename or "upload",
+            media_type=media_type or "application/octet-stream",
+            producer=producer,
+            job_id=job_id,
         )
 
     def put_model(
@@ -206,22 +231,16 @@ class DataHub:
             "CommonPrefixes", []
         )
         version = len(existing) + 1
-        key = f"{folder}v{version}/model.joblib"
-        uri, version_id = self.put_object(key, body, "application/octet-stream")
-        return self.register(
-            CatalogItem(
-                item_id=new_id("mdl"),
-                kind="model",
-                name=f"{model_name} v{version}"[:255],
-                s3_uri=uri,
-                version_id=version_id,
-                media_type="application/octet-stream",
-                size_bytes=len(body),
-                producer=producer,
-                job_id=producer.job_id,
-                parents=parents or [],
-                metadata={**(metadata or {}), "model_name": model_name, "model_version": version},
-            )
+        return self._store(
+            f"{folder}v{version}/model.joblib",
+            body,
+            item_id=new_id("mdl"),
+            kind="model",
+            name=f"{model_name} v{version}",
+            media_type="application/octet-stream",
+            producer=producer,
+            parents=parents or [],
+            metadata={**(metadata or {}), "model_name": model_name, "model_version": version},
         )
 
     def reserve_upload(
@@ -260,27 +279,19 @@ class DataHub:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
-        body = buffer.getvalue()
-        uri, version = self.put_object(
-            f"datasets/{dataset_id}/data.parquet", body, "application/vnd.apache.parquet"
-        )
-        return self.register(
-            CatalogItem(
-                item_id=dataset_id,
-                kind="dataset",
-                name=name[:255],
-                s3_uri=uri,
-                version_id=version,
-                media_type="application/vnd.apache.parquet",
-                size_bytes=len(body),
-                producer=producer,
-                job_id=producer.job_id,
-                parents=parents or [],
-                row_count=table.num_rows,
-                column_count=table.num_columns,
-                schema=schema or [{"name": f.name, "dtype": str(f.type)} for f in table.schema],
-                metadata=metadata or {},
-            )
+        return self._store(
+            f"datasets/{dataset_id}/data.parquet",
+            buffer.getvalue(),
+            item_id=dataset_id,
+            kind="dataset",
+            name=name,
+            media_type="application/vnd.apache.parquet",
+            producer=producer,
+            parents=parents or [],
+            row_count=table.num_rows,
+            column_count=table.num_columns,
+            schema=schema or [{"name": f.name, "dtype": str(f.type)} for f in table.schema],
+            metadata=metadata or {},
         )
 
     def read_dataset(self, dataset_id: str) -> tuple[CatalogItem, pd.DataFrame]:
@@ -316,19 +327,15 @@ class DataHub:
             metadata["uncompressed_bytes"] = len(body)
             body = gzip.compress(body, compresslevel=6)
             encoding = "gzip"
-        uri, version = self.put_object(key, body, media_type, content_encoding=encoding)
-        return self.register(
-            CatalogItem(
-                item_id=artifact_id,
-                kind="artifact",
-                name=name[:255],
-                s3_uri=uri,
-                version_id=version,
-                media_type=media_type,
-                size_bytes=len(body),
-                producer=producer,
-                job_id=producer.job_id,
-                parents=parents or [],
-                metadata=metadata,
-            )
+        return self._store(
+            key,
+            body,
+            item_id=artifact_id,
+            kind="artifact",
+            name=name,
+            media_type=media_type,
+            producer=producer,
+            content_encoding=encoding,
+            parents=parents or [],
+            metadata=metadata,
         )
