@@ -28,6 +28,7 @@ class ReportInputs:
         default_factory=list
     )  # title, reason, kind, figure (plotly JSON str)
     artifacts: Sequence[Mapping[str, Any]] = field(default_factory=list)  # item_id, name, kind, media_type
+    loading_notes: Sequence[str] = field(default_factory=list)  # what ingestion repaired or assumed
 
 
 def _e(value: Any) -> str:
@@ -103,6 +104,7 @@ def build_json(inputs: ReportInputs) -> dict[str, Any]:
         if model
         else None,
         "charts": [{k: c.get(k) for k in ("title", "kind", "reason", "item_id")} for c in inputs.charts],
+        "loading_notes": list(inputs.loading_notes),
         "steps": [
             {
                 k: s.get(k)
@@ -139,6 +141,8 @@ def build_markdown(inputs: ReportInputs) -> str:
             "",
         ]
         lines += [f"- **{i.get('severity')}** {i.get('message')}" for i in data["quality_issues"][:8]] + [""]
+    if data["loading_notes"]:
+        lines += ["## How the data was read", ""] + [f"- {note}" for note in data["loading_notes"]] + [""]
     if data["insights"]:
         lines += ["## Key findings", ""]
         for i, insight in enumerate(data["insights"][:8], start=1):
@@ -223,6 +227,9 @@ def build_html(inputs: ReportInputs, *, plotly_js: str | None) -> str:
             )
             + "</table></section>"
         )
+    if data["loading_notes"]:
+        notes = "".join(f"<li>{_e(note)}</li>" for note in data["loading_notes"])
+        parts.append(f"<section><h2>How the data was read</h2><ul>{notes}</ul></section>")
     if data["insights"]:
         rows = "".join(
             f"<tr><td>{n}</td><td><b>{_e(i.get('title'))}</b><div class='reason'>{_e(i.get('detail', ''))}</div></td>"

@@ -270,6 +270,9 @@ class FinalizeSkill:
                 {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
                 for i in items
             ],
+            loading_notes=[
+                str(note) for i in items if i.kind == "dataset" for note in i.metadata.get("warnings", [])
+            ][:20],
         )
         producer = Producer(agent="orchestrator", job_id=job_id, step_id="finalize")
         parents = [i.item_id for i in items if i.kind != "dataset"][:50]

@@ -105,6 +105,7 @@ def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: htt
         assert expected in html_page
     for step_id in steps:
         assert f"<td>{step_id}</td>" in html_page
+    assert "How the data was read" in html_page  # the $-typed prices ingestion converted are disclosed
     markdown_report = api.get(f"/jobs/{job_id}/report", params={"format": "markdown"}).text
     assert "## Model" in markdown_report
     assert "## Key findings" in markdown_report
