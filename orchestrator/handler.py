@@ -4,11 +4,32 @@ from analystack.a2a_kit import SkillSpec, build_agent_service
 from analystack.aws import client
 from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings
+from orchestrator.discovery import fetch_agent_skills
+from orchestrator.llm import LlmClient
+from orchestrator.llm_planner import AgentSkillInfo
 from orchestrator.skills import AnalyzeSkill, FinalizeSkill
 from orchestrator.workflow import StepFunctionsRunner
 
 _settings = get_settings()
 _llm = _settings.llm.configured
+
+
+def _llm_client() -> LlmClient | None:
+    """The configured LLM, or None (heuristic planner, template narration — and the job says so)."""
+    if not _llm:
+        return None
+    key = None
+    if _settings.llm.api_key_secret_arn:  # on AWS the key lives in Secrets Manager, read at cold start
+        key = client("secretsmanager").get_secret_value(SecretId=_settings.llm.api_key_secret_arn)[
+            "SecretString"
+        ]
+    return LlmClient.from_settings(_settings.llm, api_key=key, timeout_s=20, max_retries=1)
+
+
+def _discover_agents() -> list[AgentSkillInfo]:
+    agents = [name for name in _settings.endpoints.agent_functions if name != "orchestrator"]
+    return fetch_agent_skills({name: _settings.endpoints.url_for(name) for name in agents})
+
 
 service = build_agent_service(
     name="orchestrator",
@@ -38,6 +59,9 @@ service = build_agent_service(
             ),
             agent_functions=_settings.endpoints.agent_functions,
             llm_configured=_llm,
+            llm=_llm_client(),
+            discover=_discover_agents,
+            hub=data_hub(),
         ),
         "finalize": FinalizeSkill(jobs=job_store(), events=event_log(), hub=data_hub(), llm_configured=_llm),
     },

@@ -8,7 +8,7 @@ so the user never waits on a job that will not run.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from analystack.a2a_kit import ProgressReporter, SkillRequest, SkillResult
@@ -18,6 +18,8 @@ from analystack.jobs import EventLog, JobStore, StepRecord
 from analystack.models import CatalogItem, JobStatus, Producer, utc_now
 from analystack.telemetry import record_job_outcome
 from orchestrator.compiler import compile_plan, state_machine_name
+from orchestrator.llm import LlmClient
+from orchestrator.llm_planner import AgentSkillInfo, DatasetSummary, plan_with_llm
 from orchestrator.planner import DataSource, plan_request
 from orchestrator.synthesis import narrate
 from orchestrator.workflow import StepFunctionsRunner
@@ -31,11 +33,17 @@ class AnalyzeSkill:
         runner: StepFunctionsRunner,
         agent_functions: Mapping[str, str],
         llm_configured: bool,
+        llm: LlmClient | None = None,
+        discover: Callable[[], list[AgentSkillInfo]] | None = None,
+        hub: DataHub | None = None,
     ) -> None:
         self._jobs = jobs
         self._runner = runner
         self._functions = dict(agent_functions)
         self._llm_configured = llm_configured
+        self._llm = llm
+        self._discover = discover
+        self._hub = hub
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         job_id = request.job_id
@@ -52,7 +60,33 @@ class AnalyzeSkill:
         self._jobs.update(job_id, status=JobStatus.PLANNING)
         source = DataSource(kind="upload" if job.upload else "dataset")
         available = {name for name in self._functions if name != "orchestrator"}
-        plan = plan_request(job.request, source=source, available_agents=available)
+        planning: dict[str, Any] = {}
+        if self._llm is not None:
+            # LLM first: it sees the agents' cards and the dataset's schema (never its rows); the
+            # heuristic planner takes over, with the reason recorded, when the LLM fails.
+            agents = self._discover() if self._discover else []
+            reachable = {a.agent for a in agents} & available if agents else available
+            summary = None
+            if job.dataset_id and self._hub is not None:
+                summary = DatasetSummary.from_catalog_item(self._hub.get_item(job.dataset_id))
+            outcome = plan_with_llm(
+                job.request,
+                source=source,
+                agents=agents,
+                dataset_summary=summary,
+                llm=self._llm,
+                available_agents=reachable,
+            )
+            plan = outcome.plan
+            planning = {
+                "planner": outcome.planner,
+                "fallback_reason": outcome.fallback_reason,
+                "llm_usage": outcome.usage.model_dump(mode="json"),
+                "llm_prompts": outcome.prompts,
+            }
+        else:
+            plan = plan_request(job.request, source=source, available_agents=available)
+            planning = {"planner": "heuristic", "fallback_reason": "no LLM is configured"}
         report(
             30,
             f"planned {len(plan.steps)} steps: {' -> '.join(s.id for s in plan.steps)} ({plan.planner} planner)",
@@ -80,6 +114,7 @@ class AnalyzeSkill:
             status=JobStatus.RUNNING,
             planner=plan.planner,
             plan=plan.model_dump(mode="json"),
+            planning=planning,
             state_machine_arn=machine_arn,
             execution_arn=execution_arn,
             steps=[
@@ -87,7 +122,11 @@ class AnalyzeSkill:
                 for s in plan.steps
             ],
         )
-        note = "" if self._llm_configured else " — no LLM configured, heuristic planner used"
+        note = (
+            f" — heuristic planner used ({planning['fallback_reason']})"
+            if plan.planner == "heuristic"
+            else ""
+        )
         report(
             90, f"started Step Functions execution {execution_arn.rsplit(':', 1)[-1]}{note}", stage="running"
         )

@@ -41,6 +41,8 @@ class JobRecord(BaseModel):
     dataset_id: str | None = None
     planner: str | None = None
     plan: dict[str, Any] | None = None
+    planning: dict[str, Any] | None = None
+    """How the plan was made: planner, fallback reason, LLM usage/cost and every prompt sent (audit)."""
     execution_arn: str | None = None
     state_machine_arn: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
