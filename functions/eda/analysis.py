@@ -41,6 +41,7 @@ from scipy import stats
 
 from analystack.errors import EmptyDataError, InvalidInputError, UnknownColumnError
 from analystack.numbers import OptFloat, Share
+from analystack.progress import ThrottledProgress
 
 __all__ = [
     "ALPHA",
@@ -484,23 +485,6 @@ def _entropy_bits(counts: np.ndarray) -> float:
         return float("nan")
     shares = counts[counts > 0] / total
     return float(-(shares * np.log2(shares)).sum())
-
-
-class _Progress:
-    """Strictly increasing progress reports, throttled to ~1 % steps (1.0 always sent)."""
-
-    def __init__(self, callback: Callable[[float, str], None] | None) -> None:
-        self.callback = callback
-        self.last = -1.0
-
-    def __call__(self, fraction: float, message: str, *, force: bool = False) -> None:
-        if self.callback is None:
-            return
-        fraction = min(max(fraction, 0.0), 1.0)
-        if fraction <= self.last or (not force and fraction < 1.0 and fraction - self.last < 0.01):
-            return
-        self.last = fraction
-        self.callback(fraction, message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -2033,7 +2017,7 @@ def explore(
     if rows == 0 or width == 0:
         raise EmptyDataError("The table has no rows or no columns: there is nothing to explore.")
 
-    report_progress = _Progress(progress)
+    report_progress = ThrottledProgress(progress)
     notes: list[str] = []
     names = [_column_name(label) for label in frame.columns]
     seen: dict[str, int] = {}

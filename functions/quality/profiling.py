@@ -34,6 +34,7 @@ from pandas.api import types as ptypes
 from pydantic import BaseModel, ConfigDict, Field
 
 from analystack.numbers import OptFloat, OptNumber, Share, format_number
+from analystack.progress import ThrottledProgress
 
 __all__ = [
     "CATEGORICAL_MAX_DISTINCT",
@@ -439,25 +440,6 @@ class _RowKeys:
         if self.settled:
             return 0
         return self.rows - len(pd.unique(self.key))
-
-
-class _Progress:
-    """Throttled, strictly increasing progress reports (at most ~100 calls for wide frames)."""
-
-    def __init__(self, callback: Callable[[float, str], None] | None) -> None:
-        self.callback = callback
-        self.last = -1.0
-
-    def __call__(self, fraction: float, message: str, *, force: bool = False) -> None:
-        if self.callback is None:
-            return
-        fraction = min(max(fraction, 0.0), 1.0)
-        if fraction <= self.last:
-            return
-        if not force and fraction < 1.0 and fraction - self.last < 0.01:
-            return
-        self.last = fraction
-        self.callback(fraction, message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1157,7 +1139,7 @@ def profile_table(
     if reference.tzinfo is None:
         reference = reference.tz_localize("UTC")
 
-    report_progress = _Progress(progress)
+    report_progress = ThrottledProgress(progress)
     rows, n_columns = frame.shape
     names = [_column_name(label) for label in frame.columns]
     memory_bytes = int(frame.memory_usage(deep=True).sum())
