@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import numbers
 import re
 import time
 import warnings
@@ -71,6 +70,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from analystack.errors import EmptyDataError, InvalidInputError, UnknownColumnError, UnlearnableTargetError
+from analystack.numbers import finite_or_none
 from functions.automl.features import (
     NUMERIC_TEXT_SHARE,
     FeaturePlan,
@@ -151,13 +151,9 @@ def _json_scalar(value: Any) -> JsonScalar:
     """A JSON-safe Python scalar: numpy types unwrapped, NaN/inf -> None, others as text."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return number if math.isfinite(number) else None
+    value = finite_or_none(value)  # the numeric cases, shared with every report model
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return str(value)
