@@ -58,7 +58,6 @@ service = build_agent_service(
                 sfn_client=client("stepfunctions"), role_arn=_settings.resources.state_machine_role_arn
             ),
             agent_functions=_settings.endpoints.agent_functions,
-            llm_configured=_llm,
             llm=_llm_client(),
             discover=_discover_agents,
             hub=data_hub(),

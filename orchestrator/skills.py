@@ -32,7 +32,6 @@ class AnalyzeSkill:
         jobs: JobStore,
         runner: StepFunctionsRunner,
         agent_functions: Mapping[str, str],
-        llm_configured: bool,
         llm: LlmClient | None = None,
         discover: Callable[[], list[AgentSkillInfo]] | None = None,
         hub: DataHub | None = None,
@@ -40,7 +39,6 @@ class AnalyzeSkill:
         self._jobs = jobs
         self._runner = runner
         self._functions = dict(agent_functions)
-        self._llm_configured = llm_configured
         self._llm = llm
         self._discover = discover
         self._hub = hub

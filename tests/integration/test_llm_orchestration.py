@@ -52,7 +52,6 @@ def _skill(cloud: Any, stub: OpenAIStub) -> AnalyzeSkill:
             sfn_client=client("stepfunctions"), role_arn=settings.resources.state_machine_role_arn
         ),
         agent_functions=settings.endpoints.agent_functions,
-        llm_configured=True,
         llm=LlmClient(model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=10, max_retries=0),
         discover=lambda: fetch_agent_skills(agents),
         hub=data_hub(),
