@@ -259,8 +259,8 @@ class FinalizeSkill:
         if not item_id:
             return None
         try:
-            return dict(json.loads(self._hub.read_bytes(self._hub.get_item(str(item_id)).s3_uri)))
-        except (AnalystackError, ValueError):
+            return self._hub.read_json(str(item_id))
+        except AnalystackError:
             return None
 
     def _write_report(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
@@ -23,8 +22,8 @@ class VisualizeSkill:
         if not item_id:
             return None
         try:
-            return dict(json.loads(self._hub.read_bytes(self._hub.get_item(str(item_id)).s3_uri)))
-        except (AnalystackError, ValueError):
+            return self._hub.read_json(str(item_id))
+        except AnalystackError:
             notes.append(
                 f"The {what} report '{item_id}' could not be read; charts were chosen from the data alone."
             )

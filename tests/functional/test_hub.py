@@ -78,3 +78,20 @@ def test_hub_errors_are_typed(cloud: Any) -> None:
     )
     with pytest.raises(InvalidInputError, match="not a dataset"):
         hub.read_dataset(upload.item_id)
+
+
+def test_json_reports_are_read_by_id_with_typed_errors(cloud: Any) -> None:
+    hub = data_hub()
+    producer = Producer(agent="quality", job_id="job-j")
+    report = hub.put_artifact(
+        b'{"score": 97.5}', name="r.json", media_type="application/json", producer=producer
+    )
+    assert hub.read_json(report.item_id) == {"score": 97.5}
+    broken = hub.put_artifact(b"{not json", name="b.json", media_type="application/json", producer=producer)
+    listing = hub.put_artifact(b"[1, 2]", name="l.json", media_type="application/json", producer=producer)
+    with pytest.raises(InvalidInputError, match="not a JSON document"):
+        hub.read_json(broken.item_id)
+    with pytest.raises(InvalidInputError, match="not a JSON object"):
+        hub.read_json(listing.item_id)
+    with pytest.raises(NotFoundError):
+        hub.read_json("art-missing")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,18 @@ class DataHub:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
+
+    def read_json(self, item_id: str) -> dict[str, Any]:
+        """A JSON artifact (another agent's report) by catalog id; typed errors when missing or malformed."""
+        from analystack.errors import InvalidInputError
+
+        try:
+            data = json.loads(self.read_bytes(self.get_item(item_id).s3_uri))
+        except ValueError as exc:
+            raise InvalidInputError(f"'{item_id}' is not a JSON document") from exc
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"'{item_id}' is not a JSON object")
+        return data
 
     # -- catalog -----------------------------------------------------------------------------
     def register(self, item: CatalogItem) -> CatalogItem:
