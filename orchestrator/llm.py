@@ -289,3 +289,65 @@ def _strip_code_fence(content: str) -> str:
     text = content.strip()
     fenced = _CODE_FENCE.match(text)
     return fenced.group("body") if fenced else text
+
+
+class LlmUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    """List-price estimate; ``None`` when a model's price is unknown (e.g. a local server)."""
+
+
+class LlmAudit:
+    """Records every message list sent (for the job's audit trail) and sums the tokens of every answer.
+
+    One per job phase (planning, replanning, synthesis); its ``prompts`` go into the job record.
+    """
+
+    def __init__(self, *, schema_name: str) -> None:
+        self._schema_name = schema_name
+        self.prompts: list[dict[str, Any]] = []
+        self._calls: list[tuple[str, int, int]] = []  # (model, prompt tokens, completion tokens)
+
+    def call(
+        self,
+        llm: LlmClient,
+        purpose: str,
+        *,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        history: Sequence[dict[str, str]] = (),
+    ) -> LlmReply:
+        record: dict[str, Any] = {
+            "purpose": purpose,
+            "model": llm.model,
+            "messages": [{"role": "system", "content": system}, *history, {"role": "user", "content": user}],
+            "reply": None,
+            "error": None,
+        }
+        self.prompts.append(record)
+        try:
+            reply = llm.complete_json(
+                system=system, user=user, schema_name=self._schema_name, schema=schema, history=history
+            )
+        except LlmResponseError as exc:
+            record.update(reply=exc.raw_content or None, error=exc.to_dict())
+            self._calls.append((exc.model or llm.model, exc.prompt_tokens, exc.completion_tokens))
+            raise
+        except AnalystackError as exc:
+            record["error"] = exc.to_dict()
+            raise
+        record.update(messages=reply.messages, reply=reply.content)
+        self._calls.append((reply.model, reply.prompt_tokens, reply.completion_tokens))
+        return reply
+
+    def usage(self) -> LlmUsage:
+        """Tokens of every call and their list-price cost (``None`` when a model's price is unknown)."""
+        prompt = sum(p for _, p, _ in self._calls)
+        completion = sum(c for _, _, c in self._calls)
+        costs = [estimate_cost_usd(model, p, c) for model, p, c in self._calls]
+        total: float | None = (
+            None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 8)
+        )
+        return LlmUsage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=total)

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from analystack.errors import AnalystackError, InvalidInputError
-from orchestrator.llm import LlmClient, LlmReply, LlmResponseError, LlmUnavailableError, estimate_cost_usd
+from orchestrator.llm import (
+    LlmAudit,
+    LlmClient,
+    LlmReply,
+    LlmResponseError,
+    LlmUnavailableError,
+    LlmUsage,
+)
 from orchestrator.plan import (
     IDENTIFIER_PATTERN,
     MAX_LITERAL_CHARS,
@@ -116,13 +123,6 @@ class DatasetSummary(BaseModel):
                 for c in item.schema_ or []
             ],
         )
-
-
-class LlmUsage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
-    """List-price estimate; ``None`` when a model's price is unknown (e.g. a local server)."""
 
 
 class PlanningOutcome(BaseModel):
@@ -341,54 +341,11 @@ def _join(problems: Sequence[str]) -> str:
 # --- the LLM calls and their audit trail -----------------------------------------------------
 
 
-class _Audit:
-    """Records every message list sent and sums the tokens of every answer."""
+class _Audit(LlmAudit):
+    """The planner's audit: every call asks for the plan schema."""
 
     def __init__(self) -> None:
-        self.prompts: list[dict[str, Any]] = []
-        self._calls: list[tuple[str, int, int]] = []  # (model, prompt tokens, completion tokens)
-
-    def call(
-        self,
-        llm: LlmClient,
-        purpose: str,
-        *,
-        system: str,
-        user: str,
-        schema: dict[str, Any],
-        history: Sequence[dict[str, str]] = (),
-    ) -> LlmReply:
-        record: dict[str, Any] = {
-            "purpose": purpose,
-            "model": llm.model,
-            "messages": [{"role": "system", "content": system}, *history, {"role": "user", "content": user}],
-            "reply": None,
-            "error": None,
-        }
-        self.prompts.append(record)
-        try:
-            reply = llm.complete_json(
-                system=system, user=user, schema_name=SCHEMA_NAME, schema=schema, history=history
-            )
-        except LlmResponseError as exc:
-            record.update(reply=exc.raw_content or None, error=exc.to_dict())
-            self._calls.append((exc.model or llm.model, exc.prompt_tokens, exc.completion_tokens))
-            raise
-        except AnalystackError as exc:
-            record["error"] = exc.to_dict()
-            raise
-        record.update(messages=reply.messages, reply=reply.content)
-        self._calls.append((reply.model, reply.prompt_tokens, reply.completion_tokens))
-        return reply
-
-    def usage(self) -> LlmUsage:
-        prompt = sum(p for _, p, _ in self._calls)
-        completion = sum(c for _, _, c in self._calls)
-        costs = [estimate_cost_usd(model, p, c) for model, p, c in self._calls]
-        total: float | None = (
-            None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 8)
-        )
-        return LlmUsage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=total)
+        super().__init__(schema_name=SCHEMA_NAME)
 
 
 # --- prompts and schema ----------------------------------------------------------------------

@@ -29,9 +29,12 @@ from pydantic import (
 
 from analystack.errors import InvalidInputError
 
-AgentName = Literal[
-    "ingestion", "quality", "eda", "visualization", "automl", "mlops", "codegen", "nlp", "realtime"
-]
+#: The platform's own agents, named by the short name of their folder.
+PLATFORM_AGENTS = ("ingestion", "quality", "eda", "visualization", "automl", "mlops", "codegen", "nlp", "realtime")
+#: Agents registered at runtime join the platform's (their skills become plannable without a
+#: redeploy), so a step's agent is any registry name; the planners check it is one that exists.
+AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+AgentName = Annotated[str, StringConstraints(pattern=AGENT_NAME_PATTERN)]
 
 #: Step ids become Step Functions state names and JSONPath segments, so they stay short and plain.
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -124,6 +127,10 @@ class Plan(BaseModel):
     steps: list[PlanStep] = Field(min_length=1, max_length=MAX_STEPS)
     rationale: str
     target_column: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+    def without(self, step_ids: set[str]) -> list[PlanStep]:
+        """The steps not in ``step_ids``, in plan order (the ones still to run after a replan)."""
+        return [step for step in self.steps if step.id not in step_ids]
 
     @model_validator(mode="after")
     def _check_graph(self) -> Plan:

@@ -75,6 +75,12 @@ _STEPS: dict[str, _StepSpec] = {
         "Profile the data and assess its quality (missing values, outliers, types)",
         "데이터 프로파일링 및 품질 평가 (결측치, 이상치, 타입)",
     ),
+    "clean": _StepSpec(
+        "quality",
+        "clean_data",
+        "Treat the data problems the request names and store the cleaned dataset",
+        "요청한 데이터 문제를 처리하고 정제된 데이터셋을 저장",
+    ),
     "eda": _StepSpec(
         "eda", "explore", "Explore distributions, correlations and patterns", "분포, 상관관계, 패턴 탐색"
     ),
@@ -151,6 +157,8 @@ _EN_TERMS: dict[Intent, tuple[tuple[str, bool], ...]] = {
         ("forecast", False),
         ("model", False),
         ("train", False),
+        ("retrain", False),
+        ("refit", False),
         ("classif", False),
         ("regress", False),
         (r"machine\s+learning", False),
@@ -342,6 +350,36 @@ def detect_intents(text: str) -> dict[Intent, list[str]]:
     return found
 
 
+#: A treatment verb ("remove the outliers", "이상치를 제거") plus what it treats.
+_TREAT_EN = re.compile(
+    r"\b(remov|drop|delet|exclud|filter(?:ing)?\s+out|treat|impute|fill|fix|dedup|get\s+rid)", re.IGNORECASE
+)
+_TREAT_KO = ("제거", "삭제", "제외", "처리", "대체", "채워", "채우", "없애")
+_TREATMENTS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    "outliers": (re.compile(r"\b(outlier|anomal|extreme)", re.IGNORECASE), ("이상치", "극단")),
+    "duplicates": (re.compile(r"\b(duplicat|dedup)", re.IGNORECASE), ("중복",)),
+    "missing": (
+        re.compile(r"\b(missing|null|nan|blank|empty|impute)", re.IGNORECASE),
+        ("결측", "빈 값", "누락"),
+    ),
+}
+
+
+def detect_treatments(text: str) -> list[str]:
+    """The data treatments a request asks for ("remove the outliers" -> ``["outliers"]``).
+
+    Only a treatment verb makes a treatment: "find the outliers" asks to *see* them, which the
+    quality assessment does without changing the data.
+    """
+    if not (_TREAT_EN.search(text) or any(word in text for word in _TREAT_KO)):
+        return []
+    return [
+        name
+        for name, (english, korean) in _TREATMENTS.items()
+        if english.search(text) or any(word in text for word in korean)
+    ]
+
+
 def detect_target(text: str) -> str | None:
     """The target column the request names, or ``None`` when unsure.
 
@@ -374,12 +412,15 @@ def plan_request(
     *,
     source: DataSource,
     available_agents: Collection[str] | None = None,
+    carried_target: str | None = None,
 ) -> Plan:
     """Plan a request from its keywords.
 
     Args:
         request: the user's request, Korean or English (may be empty).
         source: whether the data is a fresh upload (plan ingests it first) or a hub dataset.
+        carried_target: the target an earlier turn of the session modelled; a follow-up such as
+            "now retrain" keeps it unless the request names another.
         available_agents: the agents that are deployed and healthy. Steps for other agents are
             dropped, steps that need a dropped step's outputs are dropped with them, and the
             remaining steps wait on their nearest kept ancestors instead; the rationale says
@@ -402,12 +443,31 @@ def plan_request(
         chosen.append("automl")
         added.append(("automl", "mlops"))
     chosen_set = set(chosen)
-    target = detect_target(request) if "automl" in chosen_set else None
+    target = (detect_target(request) or carried_target) if "automl" in chosen_set else None
+    treatments = detect_treatments(request)
 
     steps = _build_steps(
-        source, chosen_set, target, language, set(available_agents) if available_agents is not None else None
+        source,
+        chosen_set,
+        target,
+        language,
+        set(available_agents) if available_agents is not None else None,
+        treatments=treatments,
     )
     rationale = _rationale(language, found, added, source)
+    if treatments:
+        listed = ", ".join(treatments)
+        rationale += (
+            f" 요청에 따라 {listed} 처리 후 정제된 데이터셋으로 이후 단계를 진행합니다."
+            if language == "ko"
+            else f" The request asks to treat {listed}: a clean step stores a cleaned dataset that the later steps use."
+        )
+    if target and target == carried_target and detect_target(request) is None:
+        rationale += (
+            f" 타깃 '{target}'은(는) 이전 대화에서 이어받았습니다."
+            if language == "ko"
+            else f" The target '{target}' is carried over from the session's earlier turn."
+        )
     if available_agents is not None:
         steps, dropped_note = _drop_unavailable(steps, set(available_agents), language)
         if dropped_note:
@@ -428,6 +488,8 @@ def _build_steps(
     target: str | None,
     language: Language,
     available: set[str] | None = None,
+    *,
+    treatments: list[str] | None = None,
 ) -> list[PlanStep]:
     steps: list[PlanStep] = []
     dataset: StepInput
@@ -461,6 +523,11 @@ def _build_steps(
         return planned and (available is None or intent in available)
 
     add("quality", [])
+    if treatments:
+        # Later steps read the cleaned dataset, so they wait for the treatment, not the upload.
+        add("clean", ["quality"], {"actions": ",".join(treatments)})
+        dataset = StepOutputRef(step="clean", output="dataset_id")
+        base = [*base, "clean"]
     target_input: dict[str, StepInput] = {"target": target} if target else {}
     if "eda" in chosen:
         add("eda", ["quality"], target_input)

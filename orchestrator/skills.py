@@ -11,18 +11,92 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from analystack.a2a_kit import ProgressReporter, SkillRequest, SkillResult
 from analystack.errors import AnalystackError, InvalidInputError
 from analystack.hub import DataHub
-from analystack.jobs import EventLog, JobStore, StepRecord
-from analystack.models import CatalogItem, JobStatus, Producer, utc_now
+from analystack.jobs import EventLog, JobRecord, JobStore, StepRecord
+from analystack.models import CatalogItem, JobStatus, Producer, ProgressEvent, utc_now
 from analystack.telemetry import record_job_outcome
 from orchestrator.compiler import compile_plan, state_machine_name
 from orchestrator.llm import LlmClient
-from orchestrator.llm_planner import AgentSkillInfo, DatasetSummary, plan_with_llm
+from orchestrator.llm_planner import AgentSkillInfo, ColumnInfo, DatasetSummary, plan_with_llm
+from orchestrator.plan import Plan
 from orchestrator.planner import DataSource, plan_request
+from orchestrator.routing import AgentRoute, PlanRouting, route_plan
 from orchestrator.synthesis import narrate
 from orchestrator.workflow import StepFunctionsRunner
+
+
+class ExecutionLauncher:
+    """Compiles a plan (with its routing) and starts its Step Functions execution for a job.
+
+    Shared by ``analyze`` (the first execution) and ``replan`` (a continuation that starts from
+    the completed steps' results), so both build the same execution input.
+    """
+
+    def __init__(
+        self,
+        *,
+        runner: StepFunctionsRunner,
+        agent_functions: Mapping[str, str],
+        routes: Callable[[], list[AgentRoute]] | None = None,
+        clarify_timeout_s: int = 300,
+    ) -> None:
+        self._runner = runner
+        self._functions = dict(agent_functions)
+        self._routes = routes
+        self.clarify_timeout_s = clarify_timeout_s
+
+    @property
+    def agents(self) -> set[str]:
+        return {name for name in self._functions if name != "orchestrator"}
+
+    def routes(self) -> list[AgentRoute]:
+        return self._routes() if self._routes else []
+
+    def launch(
+        self,
+        job: JobRecord,
+        plan: Plan,
+        *,
+        steps: Mapping[str, Any] | None = None,
+        replans: int = 0,
+    ) -> tuple[str, str, PlanRouting]:
+        """``(execution arn, state machine arn, routing)`` of the started execution."""
+        completed = dict(steps or {})
+        routing = route_plan(
+            plan,
+            self.routes(),
+            functions={n: f for n, f in self._functions.items() if n != "orchestrator"},
+        )
+        definition = compile_plan(
+            plan,
+            function_arns=routing.function_arns,
+            finalize_function_arn=self._functions["orchestrator"],
+            relay_urls=routing.relay_urls,
+            failovers=routing.failovers,
+            completed=set(completed),
+        )
+        machine_arn = self._runner.ensure_state_machine(state_machine_name(definition), definition)
+        execution_input: dict[str, Any] = {
+            "job_id": job.job_id,
+            "request": job.request,
+            "session_id": job.session_id,
+            "steps": completed,
+            # Strings: the replan skill reads it from an A2A data part (numbers become doubles).
+            "replans": str(replans),
+            # An integer: Step Functions reads it as the AskUser state's TimeoutSecondsPath.
+            "clarify_timeout_s": max(1, self.clarify_timeout_s),
+        }
+        if job.upload:
+            execution_input["upload"] = job.upload
+        if job.dataset_id:
+            execution_input["dataset_id"] = job.dataset_id
+        name = job.job_id if replans == 0 else f"{job.job_id}-r{replans}"
+        execution_arn = self._runner.start(machine_arn, name=name, payload=execution_input)
+        return execution_arn, machine_arn, routing
 
 
 class AnalyzeSkill:
@@ -30,15 +104,13 @@ class AnalyzeSkill:
         self,
         *,
         jobs: JobStore,
-        runner: StepFunctionsRunner,
-        agent_functions: Mapping[str, str],
+        launcher: ExecutionLauncher,
         llm: LlmClient | None = None,
         discover: Callable[[], list[AgentSkillInfo]] | None = None,
         hub: DataHub | None = None,
     ) -> None:
         self._jobs = jobs
-        self._runner = runner
-        self._functions = dict(agent_functions)
+        self._launcher = launcher
         self._llm = llm
         self._discover = discover
         self._hub = hub
@@ -48,65 +120,30 @@ class AnalyzeSkill:
         if not job_id:
             raise InvalidInputError("analyze needs a job_id (jobs are created by the gateway)")
         try:
-            return self._analyze(job_id, request, report)
+            return self._analyze(job_id, report)
         except AnalystackError as exc:
             self._jobs.update(job_id, status=JobStatus.FAILED, error=exc.to_dict(), finished_at=utc_now())
             raise
 
-    def _analyze(self, job_id: str, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+    def _analyze(self, job_id: str, report: ProgressReporter) -> SkillResult:
         job = self._jobs.get(job_id)
         self._jobs.update(job_id, status=JobStatus.PLANNING)
-        source = DataSource(kind="upload" if job.upload else "dataset")
-        available = {name for name in self._functions if name != "orchestrator"}
-        planning: dict[str, Any] = {}
-        if self._llm is not None:
-            # LLM first: it sees the agents' cards and the dataset's schema (never its rows); the
-            # heuristic planner takes over, with the reason recorded, when the LLM fails.
-            agents = self._discover() if self._discover else []
-            reachable = {a.agent for a in agents} & available if agents else available
-            summary = None
-            if job.dataset_id and self._hub is not None:
-                summary = DatasetSummary.from_catalog_item(self._hub.get_item(job.dataset_id))
-            outcome = plan_with_llm(
-                job.request,
-                source=source,
-                agents=agents,
-                dataset_summary=summary,
-                llm=self._llm,
-                available_agents=reachable,
-            )
-            plan = outcome.plan
-            planning = {
-                "planner": outcome.planner,
-                "fallback_reason": outcome.fallback_reason,
-                "llm_usage": outcome.usage.model_dump(mode="json"),
-                "llm_prompts": outcome.prompts,
-            }
-        else:
-            plan = plan_request(job.request, source=source, available_agents=available)
-            planning = {"planner": "heuristic", "fallback_reason": "no LLM is configured"}
+        planner = RequestPlanner(llm=self._llm, discover=self._discover, hub=self._hub)
+        outcome = planner.plan(
+            job.request,
+            source=DataSource(kind="upload" if job.upload else "dataset"),
+            dataset_id=job.dataset_id,
+            available=self._launcher.agents,
+            context=job.context,
+        )
+        plan, planning = outcome.plan, outcome.record
         report(
             30,
             f"planned {len(plan.steps)} steps: {' -> '.join(s.id for s in plan.steps)} ({plan.planner} planner)",
             stage="planning",
         )
-        definition = compile_plan(
-            plan,
-            function_arns={name: fn for name, fn in self._functions.items() if name != "orchestrator"},
-            finalize_function_arn=self._functions["orchestrator"],
-        )
-        machine_arn = self._runner.ensure_state_machine(state_machine_name(definition), definition)
-        execution_input: dict[str, Any] = {
-            "job_id": job_id,
-            "request": job.request,
-            "session_id": job.session_id,
-            "steps": {},
-        }
-        if job.upload:
-            execution_input["upload"] = job.upload
-        if job.dataset_id:
-            execution_input["dataset_id"] = job.dataset_id
-        execution_arn = self._runner.start(machine_arn, name=job_id, payload=execution_input)
+        execution_arn, machine_arn, routing = self._launcher.launch(job, plan)
+        planning["failovers"] = routing.describe()
         self._jobs.update(
             job_id,
             status=JobStatus.RUNNING,
@@ -115,10 +152,24 @@ class AnalyzeSkill:
             planning=planning,
             state_machine_arn=machine_arn,
             execution_arn=execution_arn,
+            executions=[execution_arn],
             steps=[
                 StepRecord(step_id=s.id, agent=s.agent, skill=s.skill, description=s.description)
                 for s in plan.steps
             ],
+        )
+        reason = (
+            f"heuristic planner ({planning['fallback_reason']})"
+            if plan.planner == "heuristic"
+            else "LLM planner"
+        )
+        self._jobs.decide(
+            job_id,
+            "plan",
+            f"{reason}: {plan.rationale}",
+            planner=plan.planner,
+            steps=[s.id for s in plan.steps],
+            failovers=routing.describe(),
         )
         note = (
             f" — heuristic planner used ({planning['fallback_reason']})"
@@ -135,6 +186,326 @@ class AnalyzeSkill:
                 "planner": plan.planner,
             },
             summary=f"Plan of {len(plan.steps)} steps started ({plan.planner} planner)",
+        )
+
+
+class PlanningResult(BaseModel):
+    plan: Plan
+    record: dict[str, Any]
+    """What the job records under ``planning``: planner, fallback reason, LLM usage and prompts."""
+
+
+class RequestPlanner:
+    """LLM first: the LLM sees the agents' cards and the dataset's schema (never its rows); the
+    heuristic planner takes over, with the reason recorded, when the LLM is absent or fails."""
+
+    def __init__(
+        self,
+        *,
+        llm: LlmClient | None,
+        discover: Callable[[], list[AgentSkillInfo]] | None,
+        hub: DataHub | None,
+    ) -> None:
+        self._llm = llm
+        self._discover = discover
+        self._hub = hub
+
+    def plan(
+        self,
+        request: str,
+        *,
+        source: DataSource,
+        dataset_id: str | None,
+        available: set[str],
+        context: Mapping[str, Any] | None = None,
+    ) -> PlanningResult:
+        target = str((context or {}).get("target") or "") or None
+        agents = self._discover() if self._discover else []
+        if agents:
+            # Runtime-registered agents' skills are plannable too (no redeploy).
+            available = available | {a.agent for a in agents}
+        if self._llm is None:
+            plan = plan_request(request, source=source, available_agents=available, carried_target=target)
+            return PlanningResult(
+                plan=plan, record={"planner": "heuristic", "fallback_reason": "no LLM is configured"}
+            )
+        reachable = {a.agent for a in agents} & available if agents else available
+        summary = None
+        if dataset_id and self._hub is not None:
+            summary = DatasetSummary.from_catalog_item(self._hub.get_item(dataset_id))
+        outcome = plan_with_llm(
+            request if not target else f"{request}\n(Session context: the target so far was '{target}'.)",
+            source=source,
+            agents=agents,
+            dataset_summary=summary,
+            llm=self._llm,
+            available_agents=reachable,
+        )
+        plan = outcome.plan
+        if target and outcome.planner == "heuristic":
+            plan = plan_request(request, source=source, available_agents=reachable, carried_target=target)
+        plan = plan.model_copy(update={"request": request})
+        return PlanningResult(
+            plan=plan,
+            record={
+                "planner": outcome.planner,
+                "fallback_reason": outcome.fallback_reason,
+                "llm_usage": outcome.usage.model_dump(mode="json"),
+                "llm_prompts": outcome.prompts,
+            },
+        )
+
+
+class PlanOnlySkill:
+    """``plan``: the plan a request would run, as JSON, without running it (``POST /plan``)."""
+
+    def __init__(self, *, planner: RequestPlanner, agents: Callable[[], set[str]]) -> None:
+        self._planner = planner
+        self._agents = agents
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        text = request.request.strip()
+        if not text:
+            raise InvalidInputError("plan needs the request text")
+        dataset_id = str(request.inputs.get("dataset_id") or "") or None
+        source = DataSource(kind="dataset") if dataset_id else DataSource(kind="upload")
+        result = self._planner.plan(text, source=source, dataset_id=dataset_id, available=self._agents())
+        report(
+            90, f"planned {len(result.plan.steps)} steps ({result.plan.planner} planner)", stage="planning"
+        )
+        return SkillResult(
+            outputs={
+                "plan": result.plan.model_dump(mode="json"),
+                "planner": result.plan.planner,
+                "fallback_reason": result.record.get("fallback_reason") or "",
+            },
+            summary=f"{len(result.plan.steps)} steps ({result.plan.planner} planner)",
+        )
+
+
+class ReplanSkill:
+    """``replan``: a step reported a broken assumption; decide, record, and go on (or ask).
+
+    Runs inside the failing execution's ``Replan`` state. ``continued`` means a new execution
+    now runs the remaining steps; ``ask`` sends the run to ``AskUser``; anything else ends in
+    ``RecordFailure``.
+    """
+
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        events: EventLog,
+        launcher: ExecutionLauncher,
+        hub: DataHub,
+        llm: LlmClient | None = None,
+    ) -> None:
+        self._jobs = jobs
+        self._events = events
+        self._launcher = launcher
+        self._hub = hub
+        self._llm = llm
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        from orchestrator.replanning import ReplanContext, StepFailure, decide
+
+        job_id = request.job_id
+        if not job_id:
+            raise InvalidInputError("replan needs a job_id")
+        extra = request.model_extra or {}
+        steps: dict[str, Any] = extra.get("steps") or {}
+        replans = _int(extra.get("replans"))
+        answer_data = extra.get("answer")
+        answer = None
+        if isinstance(answer_data, dict) and answer_data.get("answer") is not None:
+            answer = str(answer_data["answer"])[:200]
+        timed_out = str(extra.get("timed_out", "")).lower() == "true"
+        job = self._jobs.get(job_id)
+        if job.plan is None:
+            raise InvalidInputError(f"Job '{job_id}' has no plan to revise")
+        plan = Plan.model_validate(job.plan)
+        failure_event = self._failure(job_id)
+        if failure_event is None:
+            return self._give_up(job_id, "no step reported a replannable failure", report)
+        failure = StepFailure(
+            step_id=failure_event.step_id or "",
+            agent=failure_event.agent,
+            code=failure_event.error_code or "",
+            message=failure_event.message,
+            details=failure_event.details,
+        )
+        context = ReplanContext(
+            plan=plan,
+            completed=frozenset(steps),
+            failure=failure,
+            columns=self._columns(job, steps),
+            replans=replans,
+            answer=answer,
+            timed_out=timed_out,
+            can_ask=self._launcher.clarify_timeout_s > 0,
+            language=plan.language,
+        )
+        decision, audit = decide(context, llm=self._llm)
+        audit_fields: dict[str, Any] = {}
+        if audit is not None:
+            audit_fields = {"llm_usage": audit.usage().model_dump(mode="json"), "llm_prompts": audit.prompts}
+        if answer is not None:
+            self._jobs.decide(job_id, "answer", f"the user answered '{answer}'", step_id=failure.step_id)
+        elif timed_out:
+            self._jobs.decide(
+                job_id,
+                "timeout",
+                f"no answer within {self._launcher.clarify_timeout_s} s",
+                step_id=failure.step_id,
+            )
+        common = {
+            "step_id": failure.step_id,
+            "agent": failure.agent,
+            "error_code": failure.code,
+            "decided_by": decision.decided_by,
+            "fallback_reason": decision.fallback_reason,
+            **audit_fields,
+        }
+        if decision.action == "ask" and decision.question is not None:
+            question = decision.question.model_dump(mode="json")
+            self._jobs.update(job_id, question={**question, "step_id": failure.step_id})
+            self._jobs.decide(job_id, "ask", decision.reason, question=decision.question.text, **common)
+            report(90, f"asking the user: {decision.question.text}", stage="replanning")
+            return SkillResult(outputs={"action": "ask"}, summary="asked the user")
+        if decision.action != "continue" or decision.plan is None:
+            self._jobs.decide(job_id, "replan", f"gave up: {decision.reason}", outcome="give_up", **common)
+            return self._give_up(job_id, decision.reason, report)
+        new_plan = decision.plan
+        execution_arn, machine_arn, routing = self._launcher.launch(
+            job, new_plan, steps=steps, replans=replans + 1
+        )
+        self._jobs.decide(
+            job_id,
+            "replan",
+            decision.reason,
+            outcome="continued",
+            change=decision.change,
+            guessed=decision.guessed,
+            execution_arn=execution_arn,
+            **common,
+        )
+        kept = {s.id for s in new_plan.steps}
+        records = [
+            StepRecord(step_id=s.id, agent=s.agent, skill=s.skill, description=s.description)
+            for s in new_plan.steps
+        ] + [
+            record.model_copy(update={"status": "dropped", "error": decision.reason})
+            for record in job.steps
+            if record.step_id not in kept
+        ]
+        self._jobs.update(
+            job_id,
+            status=JobStatus.RUNNING,
+            plan=new_plan.model_dump(mode="json"),
+            state_machine_arn=machine_arn,
+            execution_arn=execution_arn,
+            executions=[*job.executions, execution_arn],
+            steps=records,
+            question=None,
+            planning={**(job.planning or {}), "failovers": routing.describe()},
+        )
+        report(95, f"replanned: {decision.change} ({decision.reason})", stage="replanning")
+        return SkillResult(
+            outputs={"action": "continued", "execution_arn": execution_arn},
+            summary=f"replanned: {decision.change}",
+        )
+
+    def _give_up(self, job_id: str, reason: str, report: ProgressReporter) -> SkillResult:
+        report(95, f"no replan: {reason}", stage="replanning")
+        return SkillResult(outputs={"action": "give_up", "reason": reason[:500]}, summary="no replan")
+
+    def _failure(self, job_id: str) -> ProgressEvent | None:
+        from analystack.errors import REPLANNABLE_CODES
+
+        failures = [
+            e
+            for e in self._events.list(job_id)
+            if e.stage == "failed" and e.step_id and e.error_code in REPLANNABLE_CODES
+        ]
+        return failures[-1] if failures else None
+
+    def _columns(self, job: JobRecord, steps: Mapping[str, Any]) -> list[ColumnInfo]:
+        """The dataset's schema from the catalog (never its rows)."""
+        dataset_id = job.dataset_id
+        for result in steps.values():
+            found = (result or {}).get("outputs", {}).get("dataset_id") if isinstance(result, dict) else None
+            if found:
+                dataset_id = str(found)
+        if not dataset_id:
+            return []
+        try:
+            return DatasetSummary.from_catalog_item(self._hub.get_item(dataset_id)).columns
+        except AnalystackError:
+            return []
+
+
+class AskSkill:
+    """``ask``: the job pauses (A2A ``input-required``) until the user answers or time runs out.
+
+    Invoked by the ``AskUser`` state with its task token; the gateway's ``POST /jobs/{id}/answer``
+    resumes the execution with ``SendTaskSuccess``.
+    """
+
+    def __init__(self, *, jobs: JobStore, timeout_s: int) -> None:
+        self._jobs = jobs
+        self._timeout_s = timeout_s
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        job_id = request.job_id
+        token = str((request.model_extra or {}).get("task_token") or "")
+        if not job_id or not token:
+            raise InvalidInputError("ask needs a job_id and a task_token")
+        job = self._jobs.get(job_id)
+        question = dict(job.question or {})
+        if not question:
+            raise InvalidInputError(f"Job '{job_id}' has no question to ask")
+        question.update(task_token=token, asked_at=utc_now(), timeout_s=self._timeout_s)
+        self._jobs.update(job_id, status=JobStatus.INPUT_REQUIRED, question=question)
+        report(
+            50,
+            f"input required: {question.get('text')} (answer with POST /jobs/{job_id}/answer)",
+            stage="input_required",
+        )
+        return SkillResult(
+            outputs={"question": str(question.get("text", ""))},
+            summary=str(question.get("text", "input required")),
+            input_required=True,
+        )
+
+
+class RelaySkill:
+    """``relay``: run a plan step on an agent reached only over HTTP (registered with a URL)."""
+
+    def __init__(self, *, http_factory: Callable[[], Any]) -> None:
+        self._http_factory = http_factory
+
+    def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        from analystack.a2a_kit import send_data_message
+
+        extra = request.model_extra or {}
+        url = str(extra.get("agent_url") or "")
+        skill = str(extra.get("agent_skill") or "")
+        agent = str(extra.get("agent") or "agent")
+        if not url.startswith(("http://", "https://")) or not skill:
+            raise InvalidInputError("relay needs agent_url (http or https) and agent_skill")
+        data = {
+            "skill": skill,
+            "job_id": request.job_id,
+            "step_id": request.step_id,
+            "request": request.request,
+            "inputs": request.inputs,
+        }
+        report(10, f"sending {skill} to {agent} over A2A", stage="relay")
+        with self._http_factory() as http:
+            result = send_data_message(url, data, http=http)
+        outputs = result.get("outputs", {})
+        return SkillResult(
+            outputs=outputs, summary=str(result.get("summary") or f"{agent}: {skill} finished")
         )
 
 
@@ -158,6 +529,7 @@ class FinalizeSkill:
         error_text = _error_message(extra.get("error")) if status != "succeeded" else None
         job = self._jobs.get(job_id)
         records = self._step_records(job_id, job.steps, steps, status, error_text)
+        records = self._record_failovers(job_id, job, records)
         summary = narrate(
             request=job.request,
             status=status,
@@ -232,6 +604,9 @@ class FinalizeSkill:
         records: list[StepRecord] = []
         failure_assigned = False
         for record in planned:
+            if record.status == "dropped":  # a replan took it out of the plan; keep its reason
+                records.append(record)
+                continue
             update: dict[str, Any] = {
                 "started_at": first.get(record.step_id),
                 "finished_at": last.get(record.step_id),
@@ -254,6 +629,31 @@ class FinalizeSkill:
                     records[index] = record.model_copy(update={"status": "failed", "error": error_text})
                     break
         return records
+
+    def _record_failovers(self, job_id: str, job: JobRecord, records: list[StepRecord]) -> list[StepRecord]:
+        """Steps that ran on their failover agent: the record names the agent that did the work,
+        and the job's decisions say why (the failover event carries the planned agent's error)."""
+        failovers: dict[str, str] = dict((job.planning or {}).get("failovers") or {})
+        events = {e.step_id: e for e in self._events.list(job_id) if e.stage == "failover" and e.step_id}
+        if not events:
+            return records
+        updated = []
+        for record in records:
+            event = events.get(record.step_id)
+            if event is None:
+                updated.append(record)
+                continue
+            to_agent = failovers.get(record.step_id) or event.agent
+            self._jobs.decide(
+                job_id,
+                "failover",
+                event.message,
+                step_id=record.step_id,
+                from_agent=record.agent,
+                to_agent=to_agent,
+            )
+            updated.append(record.model_copy(update={"agent": to_agent, "failover_from": record.agent}))
+        return updated
 
     def _read_json(self, item_id: Any) -> dict[str, Any] | None:
         if not item_id:
@@ -341,6 +741,13 @@ class FinalizeSkill:
             parents=[html_item.item_id],
         )
         return {"html": html_item, "markdown": markdown_item, "json": json_item}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _error_message(error: Any) -> str:

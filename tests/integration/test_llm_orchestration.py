@@ -17,7 +17,7 @@ from analystack.settings import get_settings
 from orchestrator.discovery import fetch_agent_skills
 from orchestrator.llm import LlmClient
 from orchestrator.planner import DataSource, plan_request
-from orchestrator.skills import AnalyzeSkill
+from orchestrator.skills import AnalyzeSkill, ExecutionLauncher
 from orchestrator.workflow import StepFunctionsRunner
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,12 @@ def _skill(cloud: Any, stub: OpenAIStub) -> AnalyzeSkill:
     agents = {name: cloud.agent_url(name) for name in cloud.agent_names() if name != "orchestrator"}
     return AnalyzeSkill(
         jobs=job_store(),
-        runner=StepFunctionsRunner(
-            sfn_client=client("stepfunctions"), role_arn=settings.resources.state_machine_role_arn
+        launcher=ExecutionLauncher(
+            runner=StepFunctionsRunner(
+                sfn_client=client("stepfunctions"), role_arn=settings.resources.state_machine_role_arn
+            ),
+            agent_functions=settings.endpoints.agent_functions,
         ),
-        agent_functions=settings.endpoints.agent_functions,
         llm=LlmClient(model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=10, max_retries=0),
         discover=lambda: fetch_agent_skills(agents),
         hub=data_hub(),

@@ -12,8 +12,12 @@ import pytest
 from analystack.errors import InvalidInputError
 from orchestrator.compiler import (
     CATCH,
+    FAILOVER_ERRORS,
+    REPLAN_STATES,
     RESULT_SELECTOR,
     RETRY,
+    STEP_CATCH,
+    Failover,
     compile_plan,
     state_machine_name,
 )
@@ -54,7 +58,14 @@ def linear_plan() -> Plan:
 def test_linear_plan_structure() -> None:
     definition = compile_(linear_plan())
     assert definition["StartAt"] == "ingest"
-    assert list(definition["States"]) == ["ingest", "quality", "Finalize", "RecordFailure", "JobFailed"]
+    assert list(definition["States"]) == [
+        "ingest",
+        "quality",
+        "Finalize",
+        "RecordFailure",
+        "JobFailed",
+        *REPLAN_STATES,
+    ]
     ingest, quality = definition["States"]["ingest"], definition["States"]["quality"]
     assert ingest["Next"] == "quality"
     assert quality["Next"] == "Finalize"
@@ -130,6 +141,7 @@ def test_parallel_level_structure_and_result_selector() -> None:
         "Finalize",
         "RecordFailure",
         "JobFailed",
+        *REPLAN_STATES,
     ]
     assert states["quality"]["Next"] == "Parallel3_eda_automl"
     parallel = states["Parallel3_eda_automl"]
@@ -152,7 +164,7 @@ def test_parallel_level_structure_and_result_selector() -> None:
         "automl.$": "$[1].steps.automl",
     }
     assert parallel["ResultPath"] == "$.steps"
-    assert parallel["Catch"] == CATCH
+    assert parallel["Catch"] == STEP_CATCH
     assert "Retry" not in parallel
     # The step after the Parallel reads the rebuilt steps map.
     assert states["visualization"]["Next"] == "Finalize"
@@ -207,16 +219,21 @@ def test_every_task_retries_and_top_level_tasks_catch() -> None:
     )
     definition = compile_(plan)
     tasks = [(name, state, top) for name, state, top in all_states(definition) if state["Type"] == "Task"]
-    assert len(tasks) == len(plan.steps) + 2  # + Finalize and RecordFailure
+    # + Finalize, RecordFailure, the three replan tasks and AskUser
+    assert len(tasks) == len(plan.steps) + 6
+    step_ids = {step.id for step in plan.steps}
     for name, state, top in tasks:
-        assert state["Retry"] == RETRY, name
-        if top and name != "RecordFailure":
-            assert state["Catch"] == CATCH, name
+        if name != "AskUser":  # waiting for a person is not retried
+            assert state["Retry"] == RETRY, name
+        if top and name in step_ids:
+            assert state["Catch"] == STEP_CATCH, name
+        elif top and name in {"Finalize", *REPLAN_STATES}:
+            assert state["Catch"][-1] == CATCH[0], name
     # Recording a failure must not catch into itself.
     assert "Catch" not in definition["States"]["RecordFailure"]
     for state in definition["States"].values():
         if state["Type"] == "Parallel":
-            assert state["Catch"] == CATCH
+            assert state["Catch"] == STEP_CATCH
 
 
 def test_retry_contract() -> None:
@@ -299,6 +316,9 @@ def _check_scope(scope: dict[str, Any]) -> None:
             assert catcher["Next"] in states
         if state.get("End") or state["Type"] in {"Fail", "Succeed"}:
             terminal += 1
+        elif state["Type"] == "Choice":
+            assert all(choice["Next"] in states for choice in state["Choices"])
+            assert state["Default"] in states
         else:
             assert "Next" in state
         for branch in state.get("Branches", []):
@@ -386,7 +406,113 @@ def test_compiling_does_not_share_mutable_state() -> None:
     definition["States"]["ingest"]["Catch"][0]["Next"] = "Nowhere"
     fresh = compile_(linear_plan())
     assert fresh["States"]["ingest"]["Retry"] == RETRY
-    assert fresh["States"]["ingest"]["Catch"] == CATCH
+    assert fresh["States"]["ingest"]["Catch"] == STEP_CATCH
+    assert STEP_CATCH[0]["Next"] == "Replan"
+
+
+def test_replan_catch_and_choice() -> None:
+    states = compile_(linear_plan())["States"]
+    assert states["quality"]["Catch"][0] == {
+        "ErrorEquals": ["ReplanRequestedError"],
+        "ResultPath": "$.error",
+        "Next": "Replan",
+    }
+    replan = data_part(states["Replan"])
+    assert replan == {
+        "skill": "replan",
+        "job_id.$": "$.job_id",
+        "error.$": "$.error",
+        "steps.$": "$.steps",
+        "replans.$": "$.replans",
+    }
+    assert states["Replan"]["ResultPath"] == "$.replan"
+    choices = {c["StringEquals"]: c["Next"] for c in states["AfterReplan"]["Choices"]}
+    assert choices == {"continued": "Replanned", "ask": "AskUser"}
+    assert states["AfterReplan"]["Default"] == "RecordFailure"
+    ask = states["AskUser"]
+    assert ask["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert data_part(ask)["task_token.$"] == "$$.Task.Token"
+    assert ask["TimeoutSecondsPath"] == "$.clarify_timeout_s"
+    assert ask["Catch"][0]["ErrorEquals"] == ["States.Timeout"]
+    assert ask["Catch"][0]["Next"] == "ReplanAfterTimeout"
+    assert data_part(states["ReplanWithAnswer"])["answer.$"] == "$.answer"
+    assert data_part(states["ReplanAfterTimeout"])["timed_out"] == "true"
+    assert states["Replanned"]["Type"] == "Succeed"
+
+
+def test_failover_top_level_step() -> None:
+    plan = linear_plan()
+    arns = {**ARNS, "quality-standby": "arn:aws:lambda:us-east-1:000000000000:function:standby"}
+    definition = compile_plan(
+        plan,
+        function_arns=arns,
+        finalize_function_arn=FINALIZE,
+        failovers={"quality": Failover(agent="quality-standby")},
+    )
+    states = definition["States"]
+    catches = states["quality"]["Catch"]
+    assert [c["Next"] for c in catches] == ["Replan", "Failover_quality", "RecordFailure"]
+    assert catches[1]["ErrorEquals"] == FAILOVER_ERRORS
+    assert "AgentTaskFailedError" not in FAILOVER_ERRORS  # an agent that said no does not fail over
+    backup = states["Failover_quality"]
+    assert backup["Parameters"]["FunctionName"] == arns["quality-standby"]
+    assert backup["Next"] == states["quality"]["Next"]
+    assert backup["ResultPath"] == "$.steps.quality"
+    data = data_part(backup)
+    assert data["failover_from"] == "quality"
+    assert data["failover_error.$"] == "$.error"
+    assert data["skill"] == "assess_quality"
+    assert [c["Next"] for c in backup["Catch"]] == ["Replan", "RecordFailure"]
+    _check_scope(definition)
+
+
+def test_failover_inside_a_parallel_branch_stays_in_the_branch() -> None:
+    plan = plan_request(HEADLINE, source=DataSource(kind="upload"))
+    arns = {**ARNS, "eda2": "arn:aws:lambda:us-east-1:000000000000:function:eda2"}
+    definition = compile_plan(
+        plan, function_arns=arns, finalize_function_arn=FINALIZE, failovers={"eda": Failover(agent="eda2")}
+    )
+    parallel = definition["States"]["Parallel3_eda_automl"]
+    eda_branch = parallel["Branches"][0]
+    assert list(eda_branch["States"]) == ["eda", "Failover_eda"]
+    assert eda_branch["States"]["eda"]["Catch"][0]["Next"] == "Failover_eda"
+    assert eda_branch["States"]["Failover_eda"]["End"] is True
+    _check_scope(definition)
+
+
+def test_http_only_agents_are_reached_through_the_relay() -> None:
+    plan = linear_plan()
+    arns = {name: arn for name, arn in ARNS.items() if name != "quality"}
+    definition = compile_plan(
+        plan,
+        function_arns=arns,
+        finalize_function_arn=FINALIZE,
+        relay_urls={"quality": "http://127.0.0.1:9999/a2a/quality"},
+    )
+    quality = definition["States"]["quality"]
+    assert quality["Parameters"]["FunctionName"] == FINALIZE
+    data = data_part(quality)
+    assert data["skill"] == "relay"
+    assert data["agent_skill"] == "assess_quality"
+    assert data["agent_url"] == "http://127.0.0.1:9999/a2a/quality"
+
+
+def test_completed_steps_are_not_compiled_again() -> None:
+    plan = plan_request(HEADLINE, source=DataSource(kind="upload"))
+    definition = compile_plan(
+        plan, function_arns=ARNS, finalize_function_arn=FINALIZE, completed={"ingest", "quality", "eda"}
+    )
+    states = definition["States"]
+    assert definition["StartAt"] == "automl"
+    assert "ingest" not in states and "eda" not in states
+    assert states["automl"]["Next"] == "visualization"
+    assert "resuming after 3 completed" in definition["Comment"]
+    with pytest.raises(InvalidInputError):
+        compile_plan(plan, function_arns=ARNS, finalize_function_arn=FINALIZE, completed={"nope"})
+    with pytest.raises(InvalidInputError):
+        compile_plan(
+            plan, function_arns=ARNS, finalize_function_arn=FINALIZE, completed={s.id for s in plan.steps}
+        )
 
 
 def test_long_parallel_state_names_are_capped() -> None:

@@ -80,6 +80,22 @@ class AgentTaskFailedError(AnalystackError):
     http_status = 502
 
 
+class ReplanRequestedError(AgentTaskFailedError):
+    """An agent could not go on because an assumption of the plan broke (no usable target, an
+    unknown column, an unlearnable target): the orchestrator can replan the remaining steps.
+
+    Step Functions catches it by this class name (Lambda's ``errorType``) and routes the run to the
+    orchestrator's ``replan`` skill instead of failing the job. ``details['code']`` keeps the
+    agent's own error code.
+    """
+
+    code = "replan_requested"
+
+
+#: Agent error codes that mean "the plan's assumption broke", not "the data or agent is broken".
+REPLANNABLE_CODES = frozenset({"target_not_found", "unknown_column", "unlearnable_target"})
+
+
 class TargetNotFoundError(InvalidInputError):
     """No usable target column could be identified (the agent says so instead of guessing)."""
 

@@ -22,11 +22,13 @@ class StepRecord(BaseModel):
     agent: str
     skill: str
     description: str = ""
-    status: str = "pending"  # pending | running | succeeded | failed
+    status: str = "pending"  # pending | running | succeeded | failed | skipped | dropped
     started_at: str | None = None
     finished_at: str | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    failover_from: str | None = None
+    """The planned agent, when the step ran on its failover agent instead."""
 
 
 class JobRecord(BaseModel):
@@ -44,7 +46,17 @@ class JobRecord(BaseModel):
     planning: dict[str, Any] | None = None
     """How the plan was made: planner, fallback reason, LLM usage/cost and every prompt sent (audit)."""
     execution_arn: str | None = None
+    """The current execution; a replan starts a new one (all of them: ``executions``)."""
+    executions: list[str] = Field(default_factory=list)
     state_machine_arn: str | None = None
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    """Every orchestration decision with its reason: ``{kind: plan|replan|ask|answer|failover,
+    at, reason, ...}`` (adaptive execution is auditable after the fact)."""
+    question: dict[str, Any] | None = None
+    """While ``input_required``: what the job asks (``text``, ``options``, ``default``) and the
+    Step Functions task token that the answer resumes."""
+    context: dict[str, Any] | None = None
+    """What a follow-up turn carried over from its session (dataset, target, earlier job)."""
     steps: list[StepRecord] = Field(default_factory=list)
     error: dict[str, Any] | None = None
     summary: str | None = None
@@ -109,6 +121,30 @@ class JobStore:
         except self._ddb.exceptions.ConditionalCheckFailedException as exc:
             raise NotFoundError(f"No job with id '{job_id}'") from exc
 
+    def append(self, job_id: str, field: str, items: list[Any]) -> None:
+        """Append to a list field atomically (concurrent writers never drop each other's items)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
+                UpdateExpression="SET #f = list_append(if_not_exists(#f, :empty), :v), #u = :now",
+                ExpressionAttributeNames={"#f": field, "#u": "updated_at"},
+                ExpressionAttributeValues={
+                    ":v": to_value(_jsonable(items)),
+                    ":empty": {"L": []},
+                    ":now": {"S": utc_now()},
+                },
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise NotFoundError(f"No job with id '{job_id}'") from exc
+
+    def decide(self, job_id: str, kind: str, reason: str, **fields: Any) -> dict[str, Any]:
+        """Record an orchestration decision (plan, replan, ask, answer, failover) with its reason."""
+        decision = {"kind": kind, "at": utc_now(), "reason": reason[:1000], **fields}
+        self.append(job_id, "decisions", [decision])
+        return decision
+
     def session_turns(self, session_id: str) -> list[dict[str, Any]]:
         response = self._ddb.query(
             TableName=self._table,
@@ -123,6 +159,8 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, JobStatus):
         return value.value
     return value

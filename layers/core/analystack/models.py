@@ -49,6 +49,8 @@ class JobStatus(StrEnum):
     ACCEPTED = "accepted"
     PLANNING = "planning"
     RUNNING = "running"
+    INPUT_REQUIRED = "input_required"
+    """Paused: the job asks the user a question (A2A ``input-required``) and waits for the answer."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -62,5 +64,8 @@ class ProgressEvent(BaseModel):
     message: str
     step_id: str | None = None
     level: str = "info"
+    error_code: str | None = None
+    """On ``failed`` events: the agent's typed error code (the replanner reads it)."""
+    details: dict[str, str] = Field(default_factory=dict)
     event_id: str = ""
     at: str = Field(default_factory=utc_now)

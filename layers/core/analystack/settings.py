@@ -71,6 +71,9 @@ class Limits(BaseModel):
     """When set, large training jobs go to SageMaker Autopilot (AutoML V2) with this role."""
     autopilot_row_threshold: int = Field(default=1_000_000, gt=0)
     autopilot_max_runtime_s: int = Field(default=3600, ge=600)
+    clarify_timeout_s: int = Field(default=300, ge=0, le=86_400)
+    """How long a job waits for the user's answer to a clarifying question (the target column,
+    say) before it goes on with its best guess, which it records; 0 never asks."""
 
 
 class Settings(BaseSettings):

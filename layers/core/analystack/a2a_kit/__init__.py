@@ -19,6 +19,7 @@ _EXPORTS = {
     "SkillRequest": "analystack.a2a_kit.executor",
     "SkillResult": "analystack.a2a_kit.executor",
     "make_lambda_handler": "analystack.a2a_kit.lambda_handler",
+    "send_data_message": "analystack.a2a_kit.client",
     "AgentService": "analystack.a2a_kit.service",
     "build_agent_service": "analystack.a2a_kit.service",
     "DynamoDbTaskStore": "analystack.a2a_kit.task_store",
@@ -37,11 +38,13 @@ __all__ = [
     "build_agent_service",
     "create_agent_app",
     "make_lambda_handler",
+    "send_data_message",
 ]
 
 if TYPE_CHECKING:
     from analystack.a2a_kit.app import create_agent_app
     from analystack.a2a_kit.card import SkillSpec, build_agent_card
+    from analystack.a2a_kit.client import send_data_message
     from analystack.a2a_kit.executor import (
         ArtifactRef,
         ProgressReporter,

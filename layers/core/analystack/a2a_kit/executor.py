@@ -72,6 +72,8 @@ class SkillResult(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[ArtifactRef] = Field(default_factory=list)
     summary: str = ""
+    input_required: bool = False
+    """The skill asked the user a question: the A2A task ends in ``input-required``, not completed."""
     after_report: Callable[[], None] | None = Field(default=None, exclude=True)
     """Runs after the skill's final progress event is recorded: state that readers treat as
     "done" (a job's terminal status) must not become visible before the last event."""
@@ -125,6 +127,16 @@ class SkillExecutor(AgentExecutor):
                 )
             await updater.start_work(self._text(f"{self._agent}: {request.skill} started"))
             reporter = _Reporter(self._agent, request, updater, asyncio.get_running_loop(), self._sink)
+            failover_from = (request.model_extra or {}).get("failover_from")
+            if failover_from:
+                # A Step Functions Catch path sent this step here because its planned agent was down.
+                runner = (request.model_extra or {}).get("agent") or self._agent  # relayed: the remote agent
+                reporter(
+                    0,
+                    f"failover: '{failover_from}' was unavailable ({_failover_reason(request)}); "
+                    f"'{runner}' runs the step instead",
+                    stage="failover",
+                )
             reporter(0, f"{request.skill} started", stage="started")
             result = await asyncio.to_thread(handler, request, reporter)
             reporter(100, result.summary or f"{request.skill} finished", stage="finished")
@@ -133,19 +145,23 @@ class SkillExecutor(AgentExecutor):
             await updater.add_artifact(
                 [new_data_part(_result_payload(result))], name="outputs", metadata={"skill": request.skill}
             )
-            await updater.complete(self._text(result.summary or f"{request.skill} finished"))
+            if result.input_required:
+                # The skill asked the user something: the task waits in A2A input-required.
+                await updater.requires_input(self._text(result.summary or "input required"))
+            else:
+                await updater.complete(self._text(result.summary or f"{request.skill} finished"))
             succeeded = True
         except AnalystackError as exc:
             logger.warning(
                 "skill failed", extra={"agent": self._agent, "code": exc.code, "error": exc.message}
             )
-            self._report_failure(request, exc.message)
+            self._report_failure(request, exc.message, code=exc.code, details=exc.details)
             await updater.failed(self._failure_message(exc.code, exc.message, exc.details))
         except Exception:  # noqa: BLE001 - the protocol boundary: every crash becomes a failed task
             reference = uuid.uuid4().hex[:12]
             logger.exception("skill crashed", extra={"agent": self._agent, "reference": reference})
             text = f"Internal error in agent '{self._agent}' (reference {reference})"
-            self._report_failure(request, text)
+            self._report_failure(request, text, code="internal_error", details={"reference": reference})
             await updater.failed(self._failure_message("internal_error", text, {"reference": reference}))
         finally:
             skill = request.skill if request is not None else "unknown"
@@ -169,7 +185,9 @@ class SkillExecutor(AgentExecutor):
             fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
             raise InvalidInputError(f"Malformed request data (fields: {fields})") from None
 
-    def _report_failure(self, request: SkillRequest | None, text: str) -> None:
+    def _report_failure(
+        self, request: SkillRequest | None, text: str, *, code: str, details: Mapping[str, str]
+    ) -> None:
         if self._sink is not None and request is not None and request.job_id:
             try:
                 self._sink.append(
@@ -181,6 +199,8 @@ class SkillExecutor(AgentExecutor):
                         message=text,
                         step_id=request.step_id,
                         level="error",
+                        error_code=code,
+                        details={str(k): str(v)[:500] for k, v in details.items()},
                     ),
                 )
             except Exception:  # noqa: BLE001 - the failure itself must still reach the caller
@@ -198,6 +218,14 @@ class SkillExecutor(AgentExecutor):
                 new_data_part({"error": {"code": code, "message": text, "details": details}}),
             ],
         )
+
+
+def _failover_reason(request: SkillRequest) -> str:
+    """The planned agent's error as Step Functions caught it (``{"Error", "Cause"}``), briefly."""
+    error = (request.model_extra or {}).get("failover_error")
+    if isinstance(error, dict):
+        return str(error.get("Error") or "error")[:120]
+    return "no answer"
 
 
 def _result_payload(result: SkillResult) -> dict[str, Any]:

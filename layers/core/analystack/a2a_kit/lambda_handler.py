@@ -4,7 +4,8 @@ It serves API Gateway (HTTP API v2 / REST v1) events through Mangum and also acc
 invoke from Step Functions carrying an A2A ``SendMessage`` JSON-RPC request under ``"a2a"``.
 The direct invoke is replayed as an HTTP API event through the *same* Mangum app and request
 handler, so both paths share validation, task store and executor. A task that ends failed is
-raised as ``AgentTaskFailedError`` so Step Functions Retry/Catch see it as a failure.
+raised as ``AgentTaskFailedError`` so Step Functions Retry/Catch see it as a failure — or as
+``ReplanRequestedError`` when the agent's error code says the plan's assumption broke.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import Any
 
 from mangum import Mangum
 
-from analystack.errors import AgentTaskFailedError, AgentUnavailableError, InvalidInputError
+from analystack.errors import (
+    REPLANNABLE_CODES,
+    AgentTaskFailedError,
+    AgentUnavailableError,
+    InvalidInputError,
+    ReplanRequestedError,
+)
 from analystack.telemetry import logger
 
 A2A_MIME_TYPES = [
@@ -92,10 +99,10 @@ def _direct_invoke(adapter: Mangum, rpc: Any, context: Any) -> dict[str, Any]:
     if "error" in payload:
         error = payload["error"]
         raise InvalidInputError(f"A2A error {error.get('code')}: {error.get('message')}")
-    return _summarise_task(payload["result"]["task"])
+    return summarise_task(payload["result"]["task"])
 
 
-def _summarise_task(task: dict[str, Any]) -> dict[str, Any]:
+def summarise_task(task: dict[str, Any]) -> dict[str, Any]:
     """The compact result Step Functions keeps (its payloads are capped at 256 KB)."""
     state = task.get("status", {}).get("state", "")
     status_parts = task.get("status", {}).get("message", {}).get("parts", [])
@@ -104,9 +111,17 @@ def _summarise_task(task: dict[str, Any]) -> dict[str, Any]:
         error: dict[str, Any] = next(
             (p["data"]["error"] for p in status_parts if "error" in p.get("data", {})), {}
         )
-        raise AgentTaskFailedError(
-            status_text or "The agent reported a failure", details=error.get("details")
-        )
+        details = {str(k): str(v) for k, v in (error.get("details") or {}).items()}
+        code = str(error.get("code") or "")
+        if code == "agent_unavailable":  # e.g. a relay that could not reach its agent: fail over
+            raise AgentUnavailableError(status_text or "The agent is unavailable", details=details)
+        if code == "replan_requested" or code in REPLANNABLE_CODES:
+            # A broken plan assumption: Step Functions routes this error name to the replanner.
+            raise ReplanRequestedError(
+                status_text or "The agent asks for a new plan",
+                details={**details, "code": details.get("code", code) if code == "replan_requested" else code},
+            )
+        raise AgentTaskFailedError(status_text or "The agent reported a failure", details=details)
     result: dict[str, Any] = {
         "task_id": task.get("id"),
         "context_id": task.get("contextId"),
