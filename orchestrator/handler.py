@@ -111,7 +111,13 @@ service = build_agent_service(
             hub=data_hub(),
         ),
         "plan": PlanOnlySkill(planner=_planner, agents=lambda: _launcher.agents),
-        "finalize": FinalizeSkill(jobs=job_store(), events=event_log(), hub=data_hub(), llm_configured=_llm),
+        "finalize": FinalizeSkill(
+            jobs=job_store(),
+            events=event_log(),
+            hub=data_hub(),
+            llm=_llm_client_instance,
+            share_sample_rows=_settings.llm.share_sample_rows,
+        ),
         "replan": ReplanSkill(
             jobs=job_store(), events=event_log(), launcher=_launcher, hub=data_hub(), llm=_llm_client_instance
         ),

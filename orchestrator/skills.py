@@ -25,7 +25,7 @@ from orchestrator.llm_planner import AgentSkillInfo, ColumnInfo, DatasetSummary,
 from orchestrator.plan import Plan
 from orchestrator.planner import DataSource, plan_request
 from orchestrator.routing import AgentRoute, PlanRouting, route_plan
-from orchestrator.synthesis import narrate
+from orchestrator.synthesis import build_facts, synthesize
 from orchestrator.workflow import StepFunctionsRunner
 
 
@@ -513,11 +513,20 @@ class FinalizeSkill:
     """Records the outcome the state machine reports: step results and times, artifacts, narration,
     and the report a person reads (HTML, Markdown, JSON)."""
 
-    def __init__(self, *, jobs: JobStore, events: EventLog, hub: DataHub, llm_configured: bool) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        events: EventLog,
+        hub: DataHub,
+        llm: LlmClient | None = None,
+        share_sample_rows: bool = False,
+    ) -> None:
         self._jobs = jobs
         self._events = events
         self._hub = hub
-        self._llm_configured = llm_configured
+        self._llm = llm
+        self._share_sample_rows = share_sample_rows
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         job_id = request.job_id
@@ -530,23 +539,43 @@ class FinalizeSkill:
         job = self._jobs.get(job_id)
         records = self._step_records(job_id, job.steps, steps, status, error_text)
         records = self._record_failovers(job_id, job, records)
-        summary = narrate(
+        items = [i for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
+        reports = self._reports(steps, items)
+        report(85, "explaining the results" + (" (LLM)" if self._llm else ""), stage="reporting")
+        facts = build_facts(
             request=job.request,
             status=status,
             steps=steps,
+            order=[record.step_id for record in records],
             error=error_text,
-            llm_configured=self._llm_configured,
             planner=job.planner or "heuristic",
             rationale=(job.plan or {}).get("rationale"),
-            order=[record.step_id for record in records],
+            quality=reports["quality"],
+            eda=reports["eda"],
+            model=reports["model"],
+            artifacts=[
+                {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
+                for i in items
+            ],
+            share_sample_rows=self._share_sample_rows,
         )
+        narration = synthesize(
+            facts, llm=self._llm, request=job.request, language=(job.plan or {}).get("language")
+        )
+        summary = narration.text + _decisions_note(self._jobs.get(job_id).decisions)
+        synthesis = {
+            "narrator": narration.narrator,
+            "fallback_reason": narration.fallback_reason,
+            "cited_fact_ids": narration.cited_fact_ids,
+            "llm_usage": narration.usage.model_dump(mode="json"),
+            "llm_prompts": narration.prompts,
+        }
         report(90, "assembling the report", stage="reporting")
-        items = [i for i in self._hub.list_by_job(job_id) if i.kind != "upload"]
         job_view = {
             **job.model_dump(mode="json"),
             "status": "succeeded" if status == "succeeded" else "failed",
         }
-        report_items = self._write_report(job_id, job_view, records, steps, summary, items)
+        report_items = self._write_report(job_id, job_view, records, summary, items, reports)
         artifacts = [i.item_id for i in items] + [i.item_id for i in report_items.values()]
 
         def close_job() -> None:
@@ -555,6 +584,7 @@ class FinalizeSkill:
                 status=JobStatus.SUCCEEDED if status == "succeeded" else JobStatus.FAILED,
                 steps=records,
                 summary=summary,
+                synthesis=synthesis,
                 finished_at=utc_now(),
                 error={"code": "analysis_failed", "message": error_text} if error_text else None,
                 result={
@@ -663,16 +693,8 @@ class FinalizeSkill:
         except AnalystackError:
             return None
 
-    def _write_report(
-        self,
-        job_id: str,
-        job_view: dict[str, Any],
-        records: list[StepRecord],
-        steps: dict[str, dict[str, Any]],
-        summary: str,
-        items: list[CatalogItem],
-    ) -> dict[str, CatalogItem]:
-        from orchestrator.report import ReportInputs, build_html, build_json, build_markdown, dumps
+    def _reports(self, steps: dict[str, dict[str, Any]], items: list[CatalogItem]) -> dict[str, Any]:
+        """The quality, EDA and model reports (JSON) the steps wrote, for the narration and report."""
 
         def output(step: str, name: str) -> Any:
             return (steps.get(step) or {}).get("outputs", {}).get(name)
@@ -684,7 +706,24 @@ class FinalizeSkill:
             found = output(step, "report_id")
             return found or (by_name[name].item_id if name in by_name else None)
 
-        model = self._read_json(report_id("automl", "model_report.json"))
+        return {
+            "quality": self._read_json(report_id("quality", "quality_report.json")),
+            "eda": self._read_json(report_id("eda", "eda_report.json")),
+            "model": self._read_json(report_id("automl", "model_report.json")),
+        }
+
+    def _write_report(
+        self,
+        job_id: str,
+        job_view: dict[str, Any],
+        records: list[StepRecord],
+        summary: str,
+        items: list[CatalogItem],
+        reports: dict[str, Any],
+    ) -> dict[str, CatalogItem]:
+        from orchestrator.report import ReportInputs, build_html, build_json, build_markdown, dumps
+
+        model = reports["model"]
         charts = []
         for item in items:
             if item.media_type == "application/vnd.plotly.v1+json":
@@ -699,8 +738,8 @@ class FinalizeSkill:
             job=job_view,
             steps=[r.model_dump(mode="json") for r in records],
             summary=summary,
-            quality=self._read_json(report_id("quality", "quality_report.json")),
-            eda=self._read_json(report_id("eda", "eda_report.json")),
+            quality=reports["quality"],
+            eda=reports["eda"],
             model=model,
             charts=charts,
             artifacts=[
@@ -741,6 +780,24 @@ class FinalizeSkill:
             parents=[html_item.item_id],
         )
         return {"html": html_item, "markdown": markdown_item, "json": json_item}
+
+
+def _decisions_note(decisions: list[dict[str, Any]]) -> str:
+    """The adaptive decisions (replans, failovers, guesses) in the narration, with their reasons."""
+    lines = []
+    for decision in decisions:
+        kind = decision.get("kind")
+        if kind == "replan":
+            change = decision.get("change") or decision.get("outcome") or ""
+            lines.append(f"Replanned ({change}): {decision.get('reason')}")
+        elif kind == "failover":
+            lines.append(
+                f"Failover: step '{decision.get('step_id')}' ran on '{decision.get('to_agent')}' "
+                f"instead of '{decision.get('from_agent')}'."
+            )
+        elif kind in {"ask", "answer", "timeout"}:
+            lines.append(f"{str(kind).capitalize()}: {decision.get('reason')}")
+    return ("\n" + "\n".join(lines)) if lines else ""
 
 
 def _int(value: Any) -> int:

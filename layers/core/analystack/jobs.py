@@ -60,6 +60,9 @@ class JobRecord(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     error: dict[str, Any] | None = None
     summary: str | None = None
+    synthesis: dict[str, Any] | None = None
+    """How the summary was written: narrator (llm | template), why the LLM's was not used, the
+    facts it cited, its usage and every prompt sent (audit)."""
     result: dict[str, Any] | None = None
 
 

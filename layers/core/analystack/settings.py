@@ -55,6 +55,9 @@ class LlmSettings(BaseModel):
     """On AWS the key lives in Secrets Manager; the template passes its ARN, never the key."""
     base_url: str | None = None
     model: str = "gpt-4o"
+    share_sample_rows: bool = False
+    """Data stays private by default: the LLM sees schema and aggregates, never rows. True lets
+    the narration include a few sample rows."""
 
     @property
     def configured(self) -> bool:
