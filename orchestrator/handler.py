@@ -1,14 +1,17 @@
 """LLM Orchestrator (port 8100): wiring only; planning, compiling and synthesis are pure modules."""
 
+from collections.abc import Callable
+
 import httpx
 
-from analystack.a2a_kit import SkillSpec, build_agent_service
+from analystack.a2a_kit import AgentService, SkillSpec, build_agent_service
 from analystack.aws import client
 from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings
 from orchestrator.discovery import fetch_agent_skills
 from orchestrator.llm import LlmClient
 from orchestrator.llm_planner import AgentSkillInfo
+from orchestrator.routing import AgentRoute
 from orchestrator.skills import (
     AnalyzeSkill,
     AskSkill,
@@ -46,84 +49,98 @@ def _http_client() -> httpx.Client:
     return httpx.Client(timeout=_settings.endpoints.call_timeout_seconds)
 
 
-_llm_client_instance = _llm_client()
-_launcher = ExecutionLauncher(
-    runner=StepFunctionsRunner(
-        sfn_client=client("stepfunctions"), role_arn=_settings.resources.state_machine_role_arn
-    ),
-    agent_functions=_settings.endpoints.agent_functions,
-    clarify_timeout_s=_settings.limits.clarify_timeout_s,
-)
-_planner = RequestPlanner(llm=_llm_client_instance, discover=_discover_agents, hub=data_hub())
+def build_orchestrator_service(
+    *,
+    llm: LlmClient | None,
+    discover: Callable[[], list[AgentSkillInfo]],
+    routes: Callable[[], list[AgentRoute]] | None = None,
+    clarify_timeout_s: int,
+) -> AgentService:
+    """The orchestrator's card, skills and handlers (the composition root below calls it once)."""
+    launcher = ExecutionLauncher(
+        runner=StepFunctionsRunner(
+            sfn_client=client("stepfunctions"), role_arn=_settings.resources.state_machine_role_arn
+        ),
+        agent_functions=_settings.endpoints.agent_functions,
+        routes=routes,
+        clarify_timeout_s=clarify_timeout_s,
+    )
+    planner = RequestPlanner(llm=llm, discover=discover, hub=data_hub())
+    return build_agent_service(
+        name="orchestrator",
+        description="Understands an analysis request, plans which agents to use, runs the plan on Step Functions, "
+        "adapts it when a step's assumption breaks, and explains the outcome.",
+        skills=[
+            SkillSpec(
+                id="analyze",
+                name="Plan and run an analysis",
+                description="Plans a request (LLM first; heuristic planner without an LLM), compiles the plan to ASL "
+                "and starts it on Step Functions. Input: job_id of a job recorded by the gateway.",
+                tags=("orchestration", "planning", "analysis"),
+                examples=("analyze the sales data and build a prediction model", "매출 데이터를 분석해줘"),
+            ),
+            SkillSpec(
+                id="plan",
+                name="Plan a request without running it",
+                description="Returns the plan a request would run, as JSON. Input: the request text; optional "
+                "dataset_id.",
+                tags=("planning",),
+            ),
+            SkillSpec(
+                id="finalize",
+                name="Finalize a job",
+                description="Records a finished execution's step results, artifacts and narration on the job.",
+                tags=("orchestration", "synthesis"),
+            ),
+            SkillSpec(
+                id="replan",
+                name="Replan after a broken assumption",
+                description="Called by the state machine when a step reports a replannable failure: revises the "
+                "remaining plan (or asks the user) and continues in a new execution.",
+                tags=("orchestration", "replanning"),
+            ),
+            SkillSpec(
+                id="ask",
+                name="Ask the user",
+                description="Pauses the job in input-required with its question until the user answers.",
+                tags=("orchestration", "clarification"),
+            ),
+            SkillSpec(
+                id="relay",
+                name="Relay a step to an HTTP agent",
+                description="Runs a plan step on an agent registered with an A2A URL only.",
+                tags=("orchestration", "a2a"),
+            ),
+        ],
+        handlers={
+            "analyze": AnalyzeSkill(
+                jobs=job_store(),
+                launcher=launcher,
+                llm=llm,
+                discover=discover,
+                hub=data_hub(),
+            ),
+            "plan": PlanOnlySkill(planner=planner, agents=lambda: launcher.agents),
+            "finalize": FinalizeSkill(
+                jobs=job_store(),
+                events=event_log(),
+                hub=data_hub(),
+                llm=llm,
+                share_sample_rows=_settings.llm.share_sample_rows,
+            ),
+            "replan": ReplanSkill(
+                jobs=job_store(), events=event_log(), launcher=launcher, hub=data_hub(), llm=llm
+            ),
+            "ask": AskSkill(jobs=job_store(), timeout_s=clarify_timeout_s),
+            "relay": RelaySkill(http_factory=_http_client),
+        },
+    )
 
-service = build_agent_service(
-    name="orchestrator",
-    description="Understands an analysis request, plans which agents to use, runs the plan on Step Functions, "
-    "adapts it when a step's assumption breaks, and explains the outcome.",
-    skills=[
-        SkillSpec(
-            id="analyze",
-            name="Plan and run an analysis",
-            description="Plans a request (LLM first; heuristic planner without an LLM), compiles the plan to ASL "
-            "and starts it on Step Functions. Input: job_id of a job recorded by the gateway.",
-            tags=("orchestration", "planning", "analysis"),
-            examples=("analyze the sales data and build a prediction model", "매출 데이터를 분석해줘"),
-        ),
-        SkillSpec(
-            id="plan",
-            name="Plan a request without running it",
-            description="Returns the plan a request would run, as JSON. Input: the request text; optional "
-            "dataset_id.",
-            tags=("planning",),
-        ),
-        SkillSpec(
-            id="finalize",
-            name="Finalize a job",
-            description="Records a finished execution's step results, artifacts and narration on the job.",
-            tags=("orchestration", "synthesis"),
-        ),
-        SkillSpec(
-            id="replan",
-            name="Replan after a broken assumption",
-            description="Called by the state machine when a step reports a replannable failure: revises the "
-            "remaining plan (or asks the user) and continues in a new execution.",
-            tags=("orchestration", "replanning"),
-        ),
-        SkillSpec(
-            id="ask",
-            name="Ask the user",
-            description="Pauses the job in input-required with its question until the user answers.",
-            tags=("orchestration", "clarification"),
-        ),
-        SkillSpec(
-            id="relay",
-            name="Relay a step to an HTTP agent",
-            description="Runs a plan step on an agent registered with an A2A URL only.",
-            tags=("orchestration", "a2a"),
-        ),
-    ],
-    handlers={
-        "analyze": AnalyzeSkill(
-            jobs=job_store(),
-            launcher=_launcher,
-            llm=_llm_client_instance,
-            discover=_discover_agents,
-            hub=data_hub(),
-        ),
-        "plan": PlanOnlySkill(planner=_planner, agents=lambda: _launcher.agents),
-        "finalize": FinalizeSkill(
-            jobs=job_store(),
-            events=event_log(),
-            hub=data_hub(),
-            llm=_llm_client_instance,
-            share_sample_rows=_settings.llm.share_sample_rows,
-        ),
-        "replan": ReplanSkill(
-            jobs=job_store(), events=event_log(), launcher=_launcher, hub=data_hub(), llm=_llm_client_instance
-        ),
-        "ask": AskSkill(jobs=job_store(), timeout_s=_settings.limits.clarify_timeout_s),
-        "relay": RelaySkill(http_factory=_http_client),
-    },
+
+service = build_orchestrator_service(
+    llm=_llm_client(),
+    discover=_discover_agents,
+    clarify_timeout_s=_settings.limits.clarify_timeout_s,
 )
 app = service.app
 handler = service.handler

@@ -70,7 +70,21 @@ EXECUTION_PATHS: dict[str, frozenset[str]] = {
 KNOWN_OUTPUTS: dict[str, frozenset[str]] = {
     "ingestion": frozenset({"dataset_id", "s3_uri", "rows", "columns", "format"}),
     "quality": frozenset(
-        {"report_id", "report_uri", "markdown_id", "score", "grade", "issues", "dataset_id"}
+        {
+            "report_id",
+            "report_uri",
+            "markdown_id",
+            "score",
+            "grade",
+            "issues",
+            "dataset_id",
+            "receipt_id",
+            "source_dataset_id",
+            "rows",
+            "rows_before",
+            "removed_rows",
+            "actions",
+        }
     ),
     "eda": frozenset({"report_id", "markdown_id", "insights", "top_insight", "dataset_id"}),
     "automl": frozenset({"model_id", "report_id", "card_id", "target", "task", "metric"}),
@@ -389,8 +403,9 @@ values, outliers, duplicates, types) that every later step relies on.
 6. A step that uses an output of another step must list that step in depends_on, and steps are \
 listed in dependency order (a step only depends on steps above it). Do not add dependencies that \
 are not needed: independent steps run in parallel.
-7. Step outputs: ingestion -> dataset_id; quality -> report_id; eda -> report_id; automl -> \
-report_id, model_id, target. The visualization step may take the optional inputs \
+7. Step outputs: ingestion -> dataset_id; quality assess_quality -> report_id; quality clean_data \
+-> dataset_id (the treated copy: steps after it read that dataset_id instead); eda -> report_id; \
+automl -> report_id, model_id, target. The visualization step may take the optional inputs \
 quality_report_id, eda_report_id and model_report_id (the report_id of those steps, which it must \
 then depend on) and target, so its charts show the other steps' findings.
 8. For a prediction, the automl step takes the optional literal input "target" (a column name) \

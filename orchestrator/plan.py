@@ -30,7 +30,17 @@ from pydantic import (
 from analystack.errors import InvalidInputError
 
 #: The platform's own agents, named by the short name of their folder.
-PLATFORM_AGENTS = ("ingestion", "quality", "eda", "visualization", "automl", "mlops", "codegen", "nlp", "realtime")
+PLATFORM_AGENTS = (
+    "ingestion",
+    "quality",
+    "eda",
+    "visualization",
+    "automl",
+    "mlops",
+    "codegen",
+    "nlp",
+    "realtime",
+)
 #: Agents registered at runtime join the platform's (their skills become plannable without a
 #: redeploy), so a step's agent is any registry name; the planners check it is one that exists.
 AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"

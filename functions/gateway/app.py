@@ -29,6 +29,15 @@ class AnalyzeJson(BaseModel):
     session_id: str | None = None
 
 
+class PlanRequest(BaseModel):
+    request: str = Field(min_length=1, max_length=4000)
+    dataset_id: str | None = Field(default=None, max_length=128)
+
+
+class AnswerRequest(BaseModel):
+    answer: str = Field(min_length=1, max_length=200)
+
+
 class UploadRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=255)
     size_bytes: int
@@ -72,15 +81,22 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
         if content_type.startswith("multipart/form-data"):
             form = await request.form()
             file = form.get("file")
-            if file is None or isinstance(file, str):
-                raise InvalidInputError("Multipart requests need a 'file' field with the data file")
-            upload = Upload(
-                filename=file.filename or "upload",
-                content=await file.read(),
-                media_type=file.content_type or "application/octet-stream",
-            )
             text = form.get("request")
             session = form.get("session_id")
+            if isinstance(file, str) or (file is None and not session):
+                raise InvalidInputError(
+                    "Multipart requests need a 'file' field with the data file (or a 'session_id' "
+                    "whose earlier turn loaded data)"
+                )
+            upload = (
+                Upload(
+                    filename=file.filename or "upload",
+                    content=await file.read(),
+                    media_type=file.content_type or "application/octet-stream",
+                )
+                if file is not None
+                else None
+            )
             job = await asyncio.to_thread(
                 service.submit,
                 request=str(text) if text else None,
@@ -117,6 +133,21 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
             status_code=202,
             headers={"Location": job_links["self"]},
         )
+
+    @app.post("/plan")
+    async def plan(body: PlanRequest, service: Service) -> dict[str, Any]:
+        """The plan a request would run (LLM first, heuristic without one), as JSON; nothing runs."""
+        return await asyncio.to_thread(service.plan, body.request, dataset_id=body.dataset_id)
+
+    @app.post("/jobs/{job_id}/answer")
+    async def answer(job_id: str, body: AnswerRequest, service: Service) -> dict[str, Any]:
+        """Answer the question of a job waiting in ``input_required``; the job resumes."""
+        return await asyncio.to_thread(service.answer, job_id, body.answer)
+
+    @app.get("/sessions/{session_id}")
+    async def get_session(session_id: str, request: Request, service: Service) -> dict[str, Any]:
+        """The session's turns with their jobs, datasets and artifacts (multi-turn context)."""
+        return await asyncio.to_thread(service.session_view, session_id, link=links(request))
 
     @app.post("/uploads", status_code=201)
     async def create_upload(body: UploadRequest, service: Service) -> dict[str, Any]:

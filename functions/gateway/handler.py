@@ -7,7 +7,7 @@ from analystack.aws import client
 from analystack.runtime import data_hub, event_log, job_store
 from analystack.settings import get_settings
 from functions.gateway.app import create_gateway_app
-from functions.gateway.service import AnalysisService, LambdaOrchestratorClient
+from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, StepFunctionsCallbacks
 
 
 @lru_cache(maxsize=1)
@@ -21,6 +21,7 @@ def _service() -> AnalysisService:
             lambda_client=client("lambda"), function_name=settings.endpoints.agent_functions["orchestrator"]
         ),
         max_upload_bytes=settings.limits.max_upload_bytes,
+        callbacks=StepFunctionsCallbacks(sfn_client=client("stepfunctions")),
     )
 
 

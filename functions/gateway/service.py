@@ -13,12 +13,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from analystack.errors import AgentUnavailableError, DataTooLargeError, InvalidInputError, NotFoundError
+from analystack.errors import (
+    AgentTaskFailedError,
+    AgentUnavailableError,
+    ConflictError,
+    DataTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+)
 from analystack.hub import DataHub, parse_s3_uri
 from analystack.jobs import EventLog, JobRecord, JobStore, new_job_id
 from analystack.models import JobStatus, Producer, ProgressEvent
 
 MAX_REQUEST_CHARS = 4000
+MAX_ANSWER_CHARS = 200
 UPLOAD_URL_SECONDS = 900
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -27,6 +35,30 @@ TERMINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED}
 
 class OrchestratorClient(Protocol):
     def start_analysis(self, job_id: str, request: str) -> None: ...
+
+    def plan(self, request: str, *, dataset_id: str | None) -> dict[str, Any]: ...
+
+
+class TaskCallbacks(Protocol):
+    """Resumes a paused execution (Step Functions task tokens)."""
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> None: ...
+
+
+class StepFunctionsCallbacks:
+    """``SendTaskSuccess`` for a job waiting on the user's answer."""
+
+    def __init__(self, *, sfn_client: Any) -> None:
+        self._sfn = sfn_client
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        errors = self._sfn.exceptions
+        try:
+            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except (errors.TaskTimedOut, errors.InvalidToken, errors.TaskDoesNotExist) as exc:
+            raise ConflictError(
+                "The question is no longer open: the job went on with its best guess"
+            ) from exc
 
 
 class LambdaOrchestratorClient:
@@ -64,6 +96,35 @@ class LambdaOrchestratorClient:
                 "The orchestrator could not be reached; the job was not started"
             ) from exc
 
+    def plan(self, request: str, *, dataset_id: str | None) -> dict[str, Any]:
+        """The orchestrator's ``plan`` skill, synchronously: the plan JSON, nothing runs."""
+        data: dict[str, Any] = {"skill": "plan", "request": request, "inputs": {}}
+        if dataset_id:
+            data["inputs"]["dataset_id"] = dataset_id
+        payload = {
+            "a2a": {
+                "jsonrpc": "2.0",
+                "id": uuid.uuid4().hex,
+                "method": "SendMessage",
+                "params": {
+                    "message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"data": data}]}
+                },
+            }
+        }
+        try:
+            response = self._lambda.invoke(
+                FunctionName=self._function, InvocationType="RequestResponse", Payload=json.dumps(payload)
+            )
+            body = json.loads(response["Payload"].read() or b"{}")
+        except Exception as exc:  # any transport/service error: planning is unavailable
+            raise AgentUnavailableError("The orchestrator could not be reached to plan the request") from exc
+        if response.get("FunctionError"):
+            message = str(body.get("errorMessage") or "The orchestrator could not plan the request")
+            if body.get("errorType") == "AgentTaskFailedError":
+                raise InvalidInputError(message[:1000])
+            raise AgentTaskFailedError(message[:1000])
+        return dict(body.get("outputs") or {})
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -90,12 +151,14 @@ class AnalysisService:
         events: EventLog,
         orchestrator: OrchestratorClient,
         max_upload_bytes: int,
+        callbacks: TaskCallbacks | None = None,
     ) -> None:
         self._hub = hub
         self._jobs = jobs
         self._events = events
         self._orchestrator = orchestrator
         self._max_upload_bytes = max_upload_bytes
+        self._callbacks = callbacks
 
     def submit(
         self,
@@ -108,16 +171,27 @@ class AnalysisService:
         upload_id: str | None = None,
     ) -> JobRecord:
         sources = [s for s in (upload, source_uri, dataset_id, upload_id) if s]
+        if session_id and not _SESSION_ID.match(session_id):
+            raise InvalidInputError("session_id may contain only letters, digits, '-' and '_' (at most 64)")
+        context: dict[str, Any] | None = None
+        if not sources and session_id:
+            # A follow-up turn: reuse the session's latest dataset and what it learned (target).
+            context = self.session_context(session_id)
+            dataset_id = str(context["dataset_id"])
+            sources = [dataset_id]
         if len(sources) != 1:
             raise InvalidInputError(
                 "Send exactly one of: a file (multipart 'file'), 'upload_id' (from POST /uploads), "
-                "'source_uri' (s3://...), 'dataset_id'"
+                "'source_uri' (s3://...), 'dataset_id' — or a 'session_id' whose earlier turn loaded data"
             )
-        if session_id and not _SESSION_ID.match(session_id):
-            raise InvalidInputError("session_id may contain only letters, digits, '-' and '_' (at most 64)")
         text = clean_request_text(request)
         job_id = new_job_id()
-        job = JobRecord(job_id=job_id, request=text, session_id=session_id or f"ses-{uuid.uuid4().hex[:16]}")
+        job = JobRecord(
+            job_id=job_id,
+            request=text,
+            session_id=session_id or f"ses-{uuid.uuid4().hex[:16]}",
+            context=context,
+        )
         if upload is not None:
             if not upload.content:
                 raise InvalidInputError("The uploaded file is empty")
@@ -172,6 +246,114 @@ class AnalysisService:
             )
             raise
         return job
+
+    def session_context(self, session_id: str) -> dict[str, Any]:
+        """What a follow-up reuses: the newest dataset a finished turn produced (a cleaned dataset
+        over the ingested one), the target it modelled, and that turn's job id."""
+        turns = self._jobs.session_turns(session_id)
+        if not turns:
+            raise NotFoundError(f"No session with id '{session_id}'")
+        for turn in reversed(turns):
+            job = self._jobs.get(str(turn["job_id"]))
+            if job.status != JobStatus.SUCCEEDED:
+                continue
+            dataset = job.dataset_id
+            target = None
+            for step in job.steps:  # plan order: a later step's dataset (cleaned) supersedes
+                if step.status != "succeeded":
+                    continue
+                dataset = str(step.outputs.get("dataset_id") or dataset or "") or None
+                target = str(step.outputs.get("target") or target or "") or None
+            if dataset:
+                return {
+                    "previous_job_id": job.job_id,
+                    "dataset_id": dataset,
+                    "target": target,
+                    "turn": len(turns) + 1,
+                }
+        raise InvalidInputError(
+            f"Session '{session_id}' has no finished turn with a dataset yet: send a file first"
+        )
+
+    def session_view(self, session_id: str, *, link: Any) -> dict[str, Any]:
+        """The session's turns (request, job, status, summary, dataset, target) and their artifacts."""
+        turns = self._jobs.session_turns(session_id)
+        if not turns:
+            raise NotFoundError(f"No session with id '{session_id}'")
+        views = []
+        datasets: dict[str, dict[str, Any]] = {}
+        for number, turn in enumerate(turns, start=1):
+            job = self._jobs.get(str(turn["job_id"]))
+            outputs = [step.outputs for step in job.steps if step.status == "succeeded"]
+            dataset = next(
+                (str(o["dataset_id"]) for o in reversed(outputs) if o.get("dataset_id")), job.dataset_id
+            )
+            target = next((str(o["target"]) for o in reversed(outputs) if o.get("target")), None)
+            items = self._hub.list_by_job(job.job_id)
+            for item in items:
+                if item.kind == "dataset":
+                    datasets[item.item_id] = {
+                        "dataset_id": item.item_id,
+                        "name": item.name,
+                        "rows": item.row_count,
+                        "columns": item.column_count,
+                        "job_id": job.job_id,
+                        "parents": item.parents,
+                    }
+            views.append(
+                {
+                    "turn": number,
+                    "job_id": job.job_id,
+                    "request": job.request,
+                    "created_at": job.created_at,
+                    "status": job.status.value,
+                    "planner": job.planner,
+                    "summary": (job.summary or "").split("\n")[0][:500] or None,
+                    "dataset_id": dataset,
+                    "target": target,
+                    "reused": job.context,
+                    "question": _public_question(job.question)
+                    if job.status == JobStatus.INPUT_REQUIRED
+                    else None,
+                    "artifacts": [
+                        {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
+                        for i in items
+                        if i.kind != "upload"
+                    ],
+                    "links": link(job.job_id),
+                }
+            )
+        return {"session_id": session_id, "turns": views, "datasets": list(datasets.values())}
+
+    def answer(self, job_id: str, text: str | None) -> dict[str, Any]:
+        """The user's answer to the job's question: resumes the paused execution."""
+        answer = _CONTROL.sub(" ", text or "").strip()
+        if not answer:
+            raise InvalidInputError("The answer is empty")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise InvalidInputError(f"The answer is longer than {MAX_ANSWER_CHARS} characters")
+        job = self._jobs.get(job_id)
+        token = (job.question or {}).get("task_token")
+        if job.status != JobStatus.INPUT_REQUIRED or not token:
+            raise ConflictError(f"Job '{job_id}' is not waiting for an answer (status {job.status.value})")
+        if self._callbacks is None:
+            raise AgentUnavailableError("Answers cannot be delivered: no Step Functions client is configured")
+        self._callbacks.resume(str(token), {"answer": answer})
+        question = {**(job.question or {}), "answer": answer, "task_token": None}
+        self._jobs.update(job_id, status=JobStatus.RUNNING, question=question)
+        self._events.append(
+            job_id,
+            ProgressEvent(
+                stage="answered", agent="gateway", progress=0, message=f"the user answered: {answer}"
+            ),
+        )
+        return {"job_id": job_id, "status": JobStatus.RUNNING.value, "answer": answer}
+
+    def plan(self, request: str | None, *, dataset_id: str | None = None) -> dict[str, Any]:
+        text = clean_request_text(request)
+        if dataset_id:
+            self._hub.get_item(dataset_id)  # 404 for an unknown dataset
+        return self._orchestrator.plan(text, dataset_id=dataset_id)
 
     def reserve_upload(self, *, filename: str, media_type: str | None, size_bytes: int) -> dict[str, Any]:
         """A presigned PUT for files too big for a request body (API Gateway caps bodies at 10 MB)."""
@@ -241,8 +423,10 @@ class AnalysisService:
             }
             for item in self._hub.list_by_job(job_id)
         ]
-        data = job.model_dump(mode="json", exclude={"steps"})
-        data.update(steps=steps, artifacts=artifacts, links=link(job_id))
+        data = job.model_dump(mode="json", exclude={"steps", "question"})
+        data.update(
+            steps=steps, artifacts=artifacts, links=link(job_id), question=_public_question(job.question)
+        )
         return data
 
     def report(self, job_id: str, fmt: str) -> tuple[str, bytes | None]:
@@ -264,3 +448,10 @@ class AnalysisService:
         """Events after ``after`` and whether the job has finished."""
         job = self._jobs.get(job_id)
         return self._events.list(job_id, after=after), job.status in TERMINAL
+
+
+def _public_question(question: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The question without its task token (a token resumes the execution: it is a secret)."""
+    if not question:
+        return None
+    return {k: v for k, v in question.items() if k != "task_token"}

@@ -2,28 +2,41 @@
 
 The quality agent answers one question for the planner and the user: *can this table be
 trusted, and what should be fixed first?* This module holds the pure logic behind that answer:
-it takes a :class:`pandas.DataFrame` and returns a :class:`QualityReport` (pydantic, JSON-safe)
-with per-column profiles, ranked issues, a 0-100 score with a letter grade and concrete
-recommendations. It imports no AWS, HTTP or A2A code and reads no environment, so the handler
-stays thin and the logic is unit-testable (DESIGN.md section 3).
+it takes a :class:`pandas.DataFrame` (and the loading notes ingestion wrote about it) and returns
+a :class:`QualityReport` (pydantic, JSON-safe) with per-column profiles, findings ranked by their
+impact on the score (each with its affected rows, examples, a recommendation and, where the
+platform treats it, the treatment it applies), per-dimension scores and the rule that produced
+them. It imports no AWS, HTTP or A2A code and reads no environment (DESIGN.md section 3).
+
+What it detects, by score dimension (:mod:`functions.quality.scoring` defines the arithmetic):
+
+* completeness: nulls, empty strings, placeholder tokens ("n/a"), all-empty columns;
+* validity: numbers stored as text (plain or formatted, "$93.46"), mixed Python types,
+  infinities, values ingestion could not convert;
+* uniqueness: exactly duplicated rows, identifiers reused by rows with different values;
+* consistency: one label spelled several ways (case / whitespace variants, " West" vs "west"),
+  padded values, duplicated column names;
+* plausibility: absurd values beyond Tukey's far-out fences (3 x IQR, computed on log(1 + x)
+  for non-negative columns, where typos by orders of magnitude stand out while genuine
+  right-skewed prices do not), rare negatives in a non-negative column, future dates;
+* information only (not scored): statistical outliers (1.5 x IQR, z-score), skew, identifiers,
+  constant and high-cardinality columns.
 
 Why exact and vectorised: distinct counts from sketches are several per cent off (DESIGN.md
 section 5 measured DuckDB's ``SUMMARIZE`` 3-6 % low), and users compare the numbers against
-their own. Each column is therefore factorised once (``pandas.factorize``); the codes give the
-exact distinct count, the value frequencies (``numpy.bincount``), the top values and, folded
-together across columns, the exact number of fully duplicated rows. Text checks run on the
-*distinct* values weighted by their frequencies, numeric statistics on one sorted copy, so
-1M rows x 7 mixed columns profile in well under a second on two cores.
-
-Scoring (see :func:`profile_table`) is a weighted mean of four dimensions; the weights and
-thresholds are module constants so the planner, the docs and the tests share one definition.
+their own. Each column is factorised once (``pandas.factorize``); the codes give the exact
+distinct count, the value frequencies (``numpy.bincount``), the top values, row masks of
+flagged values (a flag per distinct value indexed by the codes) and, folded together across
+columns, the exact duplicated rows. Text checks run on the *distinct* values weighted by their
+frequencies, numeric statistics on one sorted copy, so 1M rows x 7 mixed columns profile in
+about a second on two cores.
 """
 
 import math
 import numbers
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -35,90 +48,65 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analystack.numbers import OptFloat, OptNumber, Share, format_number
 from analystack.progress import ThrottledProgress
+from functions.quality.load_notes import LoadNote, parse_load_notes
+from functions.quality.scoring import (
+    COLUMN_DEFECT_SHARE,
+    DIMENSION_DEFINITIONS,
+    DIMENSIONS,
+    FAILING_SHARE,
+    GRADE_MEANINGS,
+    GRADE_THRESHOLDS,
+    SCORE_WEIGHTS,
+    Dimension,
+    Grade,
+    Severity,
+    describe_method,
+    dimension_score,
+    grade_for,
+    points_lost,
+    severity_for,
+    total_score,
+)
 
 __all__ = [
     "CATEGORICAL_MAX_DISTINCT",
     "CATEGORICAL_MAX_SHARE",
+    "FAR_IQR_MULTIPLIER",
     "GRADE_THRESHOLDS",
     "HIGH_CARDINALITY_DISTINCT",
     "IQR_MULTIPLIER",
     "MISSING_ERROR_SHARE",
-    "MISSING_WARNING_SHARE",
     "NUMERIC_TEXT_MIN_SHARE",
-    "OUTLIER_PENALTY_SCALE",
     "SCORE_WEIGHTS",
-    "VALIDITY_PENALTIES",
     "ColumnProfile",
+    "DimensionScore",
     "Issue",
     "NumericStats",
     "OutlierSummary",
     "QualityReport",
     "TopValue",
+    "far_out_fences",
     "grade_for",
     "profile_table",
 ]
 
 # --------------------------------------------------------------------------------------------
-# Scoring constants
+# Detection constants
 # --------------------------------------------------------------------------------------------
 
-#: Weights of the four quality dimensions; they sum to 1 and the score is
-#: ``100 * sum(weight * dimension)``, each dimension being in [0, 1]:
-#:
-#: * ``completeness`` (0.35) = 1 - missing cells / all cells. Missing data is the problem that
-#:   most often invalidates an analysis, so it weighs most.
-#: * ``validity`` (0.30) = 1 - mean over columns of the column's penalty, where a column's penalty
-#:   is ``min(1, sum over its type problems of max(floor, per_value * affected / non-null))``
-#:   with ``(per_value, floor) = VALIDITY_PENALTIES[kind]`` (text that should be numbers, mixed
-#:   types, placeholders, empty strings, whitespace, infinities). Wrong types silently break
-#:   aggregations, hence the second-largest weight.
-#: * ``uniqueness`` (0.20) = 1 - fully duplicated rows / rows. Duplicates bias counts and sums
-#:   but are trivially fixed, so they weigh less.
-#: * ``consistency`` (0.15) = 1 - min(1, OUTLIER_PENALTY_SCALE * mean outlier share), the mean
-#:   taken over numeric columns of the share of values flagged by *both* the IQR fences and the
-#:   z-score rule (1.0 when there is no numeric column). Requiring both methods keeps naturally
-#:   skewed columns (many IQR outliers, few z-score ones) from being punished; outliers are often
-#:   genuine, so this dimension weighs least.
-SCORE_WEIGHTS: dict[str, float] = {
-    "completeness": 0.35,
-    "validity": 0.30,
-    "uniqueness": 0.20,
-    "consistency": 0.15,
-}
-
-#: Letter grades by minimum score, checked in order; anything lower is "F".
-GRADE_THRESHOLDS: tuple[tuple[Literal["A", "B", "C", "D"], float], ...] = (
-    ("A", 90.0),
-    ("B", 80.0),
-    ("C", 70.0),
-    ("D", 60.0),
-)
-
-#: Validity penalties by issue kind as ``(per_value, floor)``: ``per_value`` is charged per
-#: affected value (relative to the column's non-null values) and ``floor`` is the minimum charge
-#: once the problem occurs at all, because a single "n/a" or a single string among numbers
-#: already stops the column from being used as a typed column. ``numeric_as_text`` charges
-#: every value of the column (the whole column has the wrong type, but it converts cleanly,
-#: hence 0.5); whitespace only hurts joins and group-bys (0.25 per value, 0.05 floor).
-VALIDITY_PENALTIES: dict[str, tuple[float, float]] = {
-    "numeric_as_text": (0.5, 0.5),
-    "mixed_types": (1.0, 0.5),
-    "placeholder_values": (1.0, 0.25),
-    "infinite_values": (1.0, 0.25),
-    "empty_strings": (1.0, 0.1),
-    "whitespace": (0.25, 0.05),
-}
-
-#: Multiplier on the mean share of values flagged by both outlier rules (see ``consistency``):
-#: a 2 % share costs 10 % of the dimension and a 20 % share all of it. A normal distribution
-#: has ~0.3 % such values (|z| > 3), costing ~1.5 % of the dimension.
-OUTLIER_PENALTY_SCALE = 5.0
-
-#: Tukey's fences: values below ``Q1 - k*IQR`` or above ``Q3 + k*IQR`` are outliers.
+#: Tukey's fences for *statistical* outliers (reported, not scored: often genuine values).
 IQR_MULTIPLIER = 1.5
 
-#: Null shares above which a column's missing values are a warning / an error.
-MISSING_WARNING_SHARE = 0.05
+#: Tukey's "far out" fences for *implausible* values (scored under plausibility). Computed on
+#: log(1 + x) for non-negative columns: prices, quantities and amounts are multiplicative and
+#: right-skewed, so a linear 3 x IQR fence flags genuine expensive products (the demo's
+#: tablets), while a typo by an order of magnitude (a quantity of 500 among 1-15) lies far out
+#: on the log scale.
+FAR_IQR_MULTIPLIER = 3.0
+#: Fewer finite values than this give quartiles too noisy to call anything absurd.
+IMPLAUSIBLE_MIN_VALUES = 20
+
+#: Null share above which the advice is to drop the column rather than impute it.
 MISSING_ERROR_SHARE = 0.5
 
 #: Share of non-empty text values that must look numeric for ``numeric_as_text``.
@@ -133,22 +121,36 @@ CATEGORICAL_MAX_SHARE = 0.5
 #: levels for one-hot encoding or a readable chart.
 HIGH_CARDINALITY_DISTINCT = 100
 
+#: Spelling variants are searched among at most this many distinct strings per column (the
+#: check normalises every distinct value; free-text columns beyond this are skipped).
+VARIANT_MAX_DISTINCT = 100_000
+
 #: |sample skewness| above which a numeric column is reported as ``skewed``.
 SKEW_THRESHOLD = 2.0
 
-#: Negative values are suspicious (``negative_values``) only when they are this rare.
-NEGATIVE_MAX_SHARE = 0.05
+#: Negative values in an otherwise non-negative column are implausible (sign errors, sentinel
+#: codes such as -1) when at most this share of its values; more are part of the distribution
+#: (refunds, returns).
+NEGATIVE_MAX_SHARE = 0.01
 
 #: An all-distinct, strictly increasing integer column is an identifier when its values are
 #: dense: ``max - min <= IDENTIFIER_MAX_GAP_RATIO * (count - 1)``. This keeps a sorted measure
 #: (1, 2, ..., 20, 1000) from being mistaken for a key while allowing gaps from deleted rows.
 IDENTIFIER_MAX_GAP_RATIO = 2.0
 IDENTIFIER_MIN_ROWS = 3
+#: A column named like a key (``order_id``) is an identifier when at least this share of its
+#: values are distinct; its repeated values are then reported (``duplicate_ids``).
+IDENTIFIER_MIN_DISTINCT_SHARE = 0.9
+#: All-distinct text shaped like codes ("ORD-100830": no spaces, a digit, near-constant length)
+#: is an identifier even without a key-like name, from this many values on.
+CODE_MIN_VALUES = 20
+CODE_MAX_LENGTH_SPREAD = 3
 
 #: Text tokens that stand for "missing" when found as values (compared stripped, lower-case).
 PLACEHOLDER_TOKENS = frozenset({"na", "n/a", "#n/a", "nan", "null", "none", "nil", "missing", "-", "--", "?"})
 
 MAX_SAMPLE_ROWS = 10
+MAX_EXAMPLES = 5
 MAX_VALUE_CHARS = 200
 _NUMERIC_GATE_MIN_UNIQUES = 50_000
 _NUMERIC_GATE_SAMPLE = 2_000
@@ -156,10 +158,12 @@ _NUMERIC_GATE_SHARE = 0.5
 _PERCENTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 _NUMERIC_TEXT_RE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+#: What ingestion and AutoML strip before parsing a formatted number ("$1,234.50", "12 %").
+_NUMBER_NOISE_RE = r"[\s$€£¥₩,%]"
+_CODE_RE = r"[A-Za-z0-9][A-Za-z0-9_\-:./#]*"
 _ID_NAME_RE = re.compile(r"(?:^|[_\-\s.])(?:id|uuid|guid|pk|key)$", re.IGNORECASE)
 _ID_CAMEL_RE = re.compile(r"[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID|Key)$")
 
-Severity = Literal["info", "warning", "error"]
 LogicalType = Literal[
     "integer",
     "float",
@@ -172,6 +176,22 @@ LogicalType = Literal[
     "empty",
 ]
 _SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+# What the platform does on its own (functions/ingestion/loaders.py, functions/automl/features.py).
+_TREAT_FORMATTED = (
+    "Ingestion converts formatted numbers ('$93.46' -> 93.46, '1,234' -> 1234) when the file is "
+    "uploaded through the platform, and AutoML's features parse them too."
+)
+_TREAT_IMPUTE = "AutoML imputes the median ({median}) and adds a missing-value indicator; the stored dataset keeps the gaps."
+_TREAT_LEVEL = "AutoML encodes the missing values as their own level; the stored dataset keeps the gaps."
+_TREAT_STRIP = (
+    "AutoML strips surrounding whitespace from categorical features before encoding, which merges "
+    "padded variants; case variants stay distinct and the stored dataset is unchanged."
+)
+_TREAT_DROP = "AutoML leaves this column out of its features."
+_NOT_TREATED_DUPLICATES = (
+    "Not treated automatically: AutoML only warns that copies across its holdout split flatter its score."
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,10 +236,12 @@ class TopValue(_Model):
 
 
 class OutlierSummary(_Model):
-    """Outliers of a numeric column by Tukey's fences and by z-score.
+    """Outliers of a numeric column: statistical ones (Tukey's fences and z-score) and far-out ones.
 
     ``sample_rows`` are 0-based row *positions* (not index labels, which may be anything),
-    the most extreme first, of values flagged by either rule.
+    the most extreme first, of values flagged by either statistical rule. ``far_*`` describe
+    the implausibility fences (3 x IQR on ``far_scale``: "log" means log(1 + x)); ``far_count``
+    values lie beyond them.
     """
 
     iqr_count: int
@@ -228,16 +250,38 @@ class OutlierSummary(_Model):
     zscore_count: int
     zscore_threshold: float = 3.0
     sample_rows: list[int] = Field(default_factory=list)
+    far_count: int = 0
+    far_lower: OptFloat = None
+    far_upper: OptFloat = None
+    far_scale: Literal["linear", "log"] | None = None
 
 
 class Issue(_Model):
-    """One finding; ``column`` is None for table-level issues, ``count`` the affected values."""
+    """One finding.
+
+    ``column`` is None for table-level findings; ``count`` is the number of affected values and
+    ``rows`` of affected rows (None when only known per column); ``row_share`` divides ``rows``
+    by the table's rows. ``dimension`` is the score dimension it lowers (None: information only)
+    and ``impact`` the score points it costs on its own; ``severity`` follows from ``impact``.
+    ``examples`` are offending values as text, ``sample_rows`` 0-based row positions.
+    ``treatment`` says what the platform applies on its own, if anything; ``source`` is
+    "ingestion" for problems of the uploaded file that ingestion already repaired.
+    """
 
     severity: Severity
     kind: str
     column: str | None = None
     message: str
     count: int | None = None
+    dimension: Dimension | None = None
+    rows: int | None = None
+    row_share: Share | None = None
+    impact: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    examples: list[str] = Field(default_factory=list)
+    sample_rows: list[int] = Field(default_factory=list)
+    recommendation: str | None = None
+    treatment: str | None = None
+    source: Literal["data", "ingestion"] = "data"
 
 
 class ColumnProfile(_Model):
@@ -267,12 +311,33 @@ class ColumnProfile(_Model):
     issues: list[Issue] = Field(default_factory=list)
 
 
+class DimensionScore(_Model):
+    """One score dimension: what it measures, how many rows it found affected, what it cost.
+
+    ``affected_share`` = ``affected_rows`` / rows plus ``column_defects`` x the column-defect
+    share; ``score`` = 100 x (1 - min(1, sqrt(affected_share / failing_share))) and
+    ``points_lost`` = weight x (100 - score).
+    """
+
+    name: Dimension
+    weight: float
+    definition: str
+    affected_rows: int
+    column_defects: int
+    affected_share: Share
+    failing_share: float
+    score: float
+    points_lost: float
+    findings: int
+
+
 class QualityReport(_Model):
     """The quality agent's result for one table.
 
-    ``score_breakdown`` holds each dimension of :data:`SCORE_WEIGHTS` on a 0-100 scale;
-    ``issues`` are ranked most severe first (then by affected values); ``recommendations``
-    follow the same order, one concrete action per actionable issue.
+    ``score_breakdown`` holds each dimension's score (0-100) by name, ``dimensions`` the same
+    with their affected rows and the points they cost, ``score_method`` the rule in words.
+    ``issues`` are ranked by impact (score points) then severity and affected values;
+    ``recommendations`` follow the same order, one concrete action per actionable issue.
     """
 
     rows: int
@@ -283,8 +348,11 @@ class QualityReport(_Model):
     missing_cells: int
     missing_share: Share
     score: Annotated[float, Field(ge=0.0, le=100.0)]
-    grade: Literal["A", "B", "C", "D", "F"]
+    grade: Grade
+    grade_meaning: str = ""
     score_breakdown: dict[str, float]
+    dimensions: list[DimensionScore] = Field(default_factory=list)
+    score_method: str = ""
     columns_profile: list[ColumnProfile]
     issues: list[Issue]
     recommendations: list[str]
@@ -293,14 +361,6 @@ class QualityReport(_Model):
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def grade_for(score: float) -> Literal["A", "B", "C", "D", "F"]:
-    """Letter grade for a 0-100 score (A>=90, B>=80, C>=70, D>=60, else F)."""
-    for grade, minimum in GRADE_THRESHOLDS:
-        if score >= minimum:
-            return grade
-    return "F"
 
 
 def _truncate(text: str, limit: int = MAX_VALUE_CHARS) -> str:
@@ -348,6 +408,11 @@ def _quoted(name: str) -> str:
     return f"'{_truncate(name, 80)}'"
 
 
+def _example(value: Any) -> str:
+    """A value as shown in examples: text quoted (so padding shows), numbers plain."""
+    return repr(_truncate(value, 40)) if isinstance(value, str) else _truncate(_fmt_value(value), 40)
+
+
 def _is_identifier_name(name: str) -> bool:
     stripped = name.strip()
     return bool(_ID_NAME_RE.search(stripped) or _ID_CAMEL_RE.search(stripped))
@@ -372,12 +437,18 @@ def _stable_repr(value: Any) -> str:
     return repr(value)
 
 
+def _rows_in(mask: np.ndarray, limit: int = MAX_EXAMPLES) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mask)[:limit]]
+
+
 @dataclass
 class _Finding:
-    """An issue with its concrete fix; kept together so both lists rank the same way."""
+    """An issue with the rows it affects; scored and ranked once the whole table is seen."""
 
     issue: Issue
-    recommendation: str | None
+    mask: np.ndarray | None = None
+    column_defect: bool = False
+    forced_severity: Severity | None = None
     order: int = 0
 
 
@@ -385,27 +456,56 @@ class _Finding:
 class _ColumnResult:
     profile: ColumnProfile
     findings: list[_Finding]
-    invalid_share: float = 0.0
-    outlier_share: float | None = None
+    #: Rows repeating an earlier value of an identifier column (resolved at table level).
+    id_repeats: np.ndarray | None = None
+    #: The column holds numbers stored as text (imputation advice then waits for the conversion).
+    numbers_as_text: bool = False
 
 
-@dataclass
-class _TextStats:
-    strings: int = 0
-    length_min: int | None = None
-    length_mean: float | None = None
-    length_max: int | None = None
-    whitespace: int = 0
-    empty: int = 0
-    placeholders: int = 0
-    placeholder_examples: list[str] = field(default_factory=list)
-    numeric_looking: int = 0
-    non_numeric_examples: list[str] = field(default_factory=list)
-    numeric_share: float = 0.0
+def _add(
+    result: _ColumnResult,
+    kind: str,
+    column: str | None,
+    message: str,
+    *,
+    count: int | None = None,
+    recommendation: str | None = None,
+    dimension: Dimension | None = None,
+    mask: np.ndarray | None = None,
+    rows: int | None = None,
+    examples: Sequence[str] = (),
+    sample_rows: Sequence[int] | None = None,
+    treatment: str | None = None,
+    column_defect: bool = False,
+    severity: Severity | None = None,
+    source: Literal["data", "ingestion"] = "data",
+) -> None:
+    """Record a finding; with ``mask`` its affected rows are counted (and unioned) exactly."""
+    if mask is not None:
+        rows = int(np.count_nonzero(mask))
+        if sample_rows is None:
+            sample_rows = _rows_in(mask)
+    issue = Issue(
+        severity=severity or "info",
+        kind=kind,
+        column=column,
+        message=message,
+        count=count,
+        dimension=dimension,
+        rows=rows,
+        examples=list(examples)[:MAX_EXAMPLES],
+        sample_rows=list(sample_rows or [])[:MAX_SAMPLE_ROWS],
+        recommendation=recommendation,
+        treatment=treatment,
+        source=source,
+    )
+    result.findings.append(
+        _Finding(issue, mask, column_defect or (dimension is not None and rows is None), severity)
+    )
 
 
 class _RowKeys:
-    """Folds per-column factorisation codes into one int64 key per row to count duplicates.
+    """Folds per-column factorisation codes into one int64 key per row to find duplicated rows.
 
     Why: ``DataFrame.duplicated`` re-hashes every column (0.7 s on 1M x 7 here) although the
     profile already factorised them. Keys are combined as mixed-radix numbers and
@@ -436,10 +536,15 @@ class _RowKeys:
         self.key = self.key * base + (codes.astype(np.int64, copy=False) + 1)
         self.span *= base
 
-    def duplicates(self) -> int:
+    def duplicate_mask(self) -> np.ndarray | None:
+        """Rows equal to an earlier row (the first occurrence is not flagged), or None if none."""
         if self.settled:
-            return 0
-        return self.rows - len(pd.unique(self.key))
+            return None
+        mask = pd.Series(self.key, copy=False).duplicated(keep="first").to_numpy()
+        return mask if mask.any() else None
+
+    def first_occurrence(self, position: int) -> int:
+        return int(np.argmax(self.key == self.key[position]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,11 +601,47 @@ def _percentiles(sorted_values: np.ndarray) -> list[float]:
     return out
 
 
+@dataclass
+class _TextStats:
+    """Flags over the *string* distinct values of a column, with their row frequencies.
+
+    ``positions`` maps each string distinct value to its factorisation code, so a flag array
+    becomes a row mask with one fancy-indexing step (:meth:`row_mask`).
+    """
+
+    strings: int = 0
+    length_min: int | None = None
+    length_mean: float | None = None
+    length_max: int | None = None
+    positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    text: pd.Series = field(default_factory=lambda: pd.Series([], dtype=object))
+    stripped: pd.Series = field(default_factory=lambda: pd.Series([], dtype=object))
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    empty: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    whitespace: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    placeholder: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Plain-number-looking values; None when the (costly) check was skipped.
+    numeric: np.ndarray | None = None
+    numeric_looking: int = 0
+    numeric_share: float = 0.0
+
+    def count(self, flags: np.ndarray) -> int:
+        return int(self.weights[flags].sum())
+
+    def examples(self, flags: np.ndarray, limit: int = 3) -> list[str]:
+        """The most frequent flagged values, quoted."""
+        idx = np.flatnonzero(flags)
+        idx = idx[np.argsort(-self.weights[idx], kind="stable")][:limit]
+        return [repr(_truncate(str(self.text.iloc[i]), 40)) for i in idx]
+
+    def row_mask(self, flags: np.ndarray, codes: np.ndarray, n_uniques: int) -> np.ndarray:
+        by_code = np.zeros(n_uniques + 1, dtype=bool)  # the extra last slot serves code -1 (null)
+        by_code[self.positions[flags]] = True
+        return by_code[codes]
+
+
 def _text_stats(
-    uniques: Any,
-    counts: np.ndarray,
-    codes: np.ndarray,
-    str_mask: np.ndarray | None,
+    uniques: Any, counts: np.ndarray, codes: np.ndarray, str_mask: np.ndarray | None
 ) -> _TextStats:
     """Whitespace, empty strings, placeholders, lengths and numeric-looking share of text.
 
@@ -516,14 +657,17 @@ def _text_stats(
     if isinstance(index, pd.CategoricalIndex):
         index = pd.Index(np.asarray(index, dtype=object), dtype=object)
     weights = np.asarray(counts, dtype=np.int64)
+    positions = np.arange(len(index), dtype=np.int64)
     if str_mask is not None:
         index = index[str_mask]
         weights = weights[str_mask]
+        positions = positions[str_mask]
     if len(index) == 0:
         return stats
     # Already-``str`` uniques are used as they are (pyarrow-backed, vectorised); object ones
     # are converted once so every string operation below takes the same fast path.
     text = pd.Series(index, dtype="str", copy=False) if index.dtype == object else pd.Series(index)
+    stats.text, stats.weights, stats.positions = text, weights, positions
     stats.strings = int(weights.sum())
 
     lengths = text.str.len().to_numpy(dtype=np.int64)
@@ -532,26 +676,19 @@ def _text_stats(
     stats.length_mean = float(np.dot(lengths, weights) / stats.strings)
 
     stripped = text.str.strip()
-    empty = (stripped == "").to_numpy(dtype=bool)
-    whitespace = (stripped != text).to_numpy(dtype=bool) & ~empty
-    lowered = stripped.str.lower()
-    placeholder = lowered.isin(PLACEHOLDER_TOKENS).to_numpy(dtype=bool) & ~empty
-    stats.empty = int(weights[empty].sum())
-    stats.whitespace = int(weights[whitespace].sum())
-    stats.placeholders = int(weights[placeholder].sum())
-    if stats.placeholders:
-        idx = np.flatnonzero(placeholder)
-        idx = idx[np.argsort(-weights[idx], kind="stable")][:3]
-        stats.placeholder_examples = [_truncate(str(text.iloc[i]), 40) for i in idx]
+    stats.stripped = stripped
+    stats.empty = (stripped == "").to_numpy(dtype=bool)
+    stats.whitespace = (stripped != text).to_numpy(dtype=bool) & ~stats.empty
+    stats.placeholder = stripped.str.lower().isin(PLACEHOLDER_TOKENS).to_numpy(dtype=bool) & ~stats.empty
 
-    candidates = ~empty & ~placeholder
+    candidates = ~stats.empty & ~stats.placeholder
     denominator = int(weights[candidates].sum())
     if denominator == 0:
         return stats
     if len(text) > _NUMERIC_GATE_MIN_UNIQUES:
         non_null = codes[codes >= 0]
-        positions = np.linspace(0, len(non_null) - 1, _NUMERIC_GATE_SAMPLE).astype(np.int64)
-        sample_codes = non_null[positions]
+        sample_at = np.linspace(0, len(non_null) - 1, _NUMERIC_GATE_SAMPLE).astype(np.int64)
+        sample_codes = non_null[sample_at]
         if str_mask is not None:
             sample_codes = sample_codes[str_mask[sample_codes]]
             # Map codes of all uniques to positions among the string uniques.
@@ -562,13 +699,9 @@ def _text_stats(
         if sample_share < _NUMERIC_GATE_SHARE:
             return stats
     matches = stripped.str.fullmatch(_NUMERIC_TEXT_RE).to_numpy(dtype=bool, na_value=False)
-    numeric = matches & candidates
-    stats.numeric_looking = int(weights[numeric].sum())
+    stats.numeric = matches & candidates
+    stats.numeric_looking = int(weights[stats.numeric].sum())
     stats.numeric_share = stats.numeric_looking / denominator
-    bad = np.flatnonzero(~numeric & ~empty)
-    if len(bad):
-        bad = bad[np.argsort(-weights[bad], kind="stable")][:3]
-        stats.non_numeric_examples = [_truncate(str(text.iloc[i]), 40) for i in bad]
     return stats
 
 
@@ -610,18 +743,25 @@ def _value_kind(series: pd.Series) -> tuple[str, pd.Series]:
     return "object", series
 
 
-def _type_counts(series: pd.Series) -> Counter[str]:
-    """Exact count of non-null values per type family (Python loop: only for mixed columns)."""
-    values = series[series.notna()].to_numpy(dtype=object)
-    groups: Counter[str] = Counter()
-    for kind, n in Counter(map(type, values)).items():
-        groups[_type_group(kind)] += n
-    return groups
+def _type_groups(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Type family per row and the non-null mask; a Python loop, so only for object columns."""
+    present = series.notna().to_numpy(dtype=bool)
+    types = list(map(type, series.to_numpy(dtype=object)[present]))
+    family = {kind: _type_group(kind) for kind in set(types)}
+    groups = np.full(len(series), "", dtype=object)
+    groups[present] = [family[kind] for kind in types]
+    return groups, present
+
+
+def _repeats(codes: np.ndarray) -> np.ndarray:
+    """Rows whose (non-null) value already occurred in an earlier row."""
+    return pd.Series(codes, copy=False).duplicated(keep="first").to_numpy() & (codes >= 0)
 
 
 def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys) -> _ColumnResult:
     rows = ctx.rows
-    nulls = int(series.isna().sum())
+    null_mask = series.isna().to_numpy(dtype=bool)
+    nulls = int(null_mask.sum())
     count = rows - nulls
     codes, uniques = _factorize(series)
     keys.add(codes, len(uniques))
@@ -643,12 +783,14 @@ def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys)
     if count == 0:
         _add(
             result,
-            "error",
             "empty_column",
             name,
             f"Column {col} has no values: all {rows:,} are missing.",
-            rows,
-            f"Drop column {col}: all {rows:,} values are missing.",
+            count=rows,
+            recommendation=f"Drop column {col}: all {rows:,} values are missing.",
+            dimension="completeness",
+            column_defect=True,
+            treatment=_TREAT_DROP,
         )
         return result
 
@@ -657,45 +799,54 @@ def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys)
     kind, values = _value_kind(series)
     constant = distinct == 1 and rows >= 2
     all_distinct = distinct == count and count >= IDENTIFIER_MIN_ROWS
+    named_key = _is_identifier_name(name) and count >= IDENTIFIER_MIN_ROWS
+    keyed = named_key and distinct >= IDENTIFIER_MIN_DISTINCT_SHARE * count and not constant
+    if keyed and not all_distinct:
+        result.id_repeats = _repeats(codes)
 
     numeric_fill: str | None = None
     if kind == "numeric":
-        numeric_fill = _analyse_numeric(result, values, ctx, all_distinct=all_distinct, constant=constant)
+        numeric_fill = _analyse_numeric(
+            result, values, ctx, all_distinct=all_distinct, keyed=keyed, constant=constant
+        )
     elif kind == "boolean":
         profile.logical_type = "boolean"
     elif kind == "datetime":
         _analyse_datetime(result, values, ctx)
     else:
-        _analyse_text(result, values, kind, uniques, counts, codes, all_distinct=all_distinct)
+        _analyse_text(result, values, kind, uniques, counts, codes, all_distinct=all_distinct, keyed=keyed)
 
     if constant:
         profile.logical_type = "constant"
         only = _fmt_value(uniques[0])
         _add(
             result,
-            "warning",
             "constant_column",
             name,
             f"Column {col} holds a single value ({_truncate(only, 40)!r})"
             + (f" apart from {nulls:,} missing." if nulls else "."),
-            count,
-            f"Drop constant column {col} (always {_truncate(only, 40)!r}): it carries no information.",
+            count=count,
+            recommendation=f"Drop constant column {col} (always {_truncate(only, 40)!r}): it carries no information.",
+            treatment=_TREAT_DROP,
         )
 
     if nulls:
         share = nulls / rows
-        severity: Severity = (
-            "error" if share > MISSING_ERROR_SHARE else "warning" if share > MISSING_WARNING_SHARE else "info"
-        )
+        treatment: str | None = None
         if share > MISSING_ERROR_SHARE:
             action = (
                 f"Drop column {col} ({_pct(share)} missing) or keep it only with a missing-value indicator."
             )
         else:
-            if numeric_fill is not None:
+            if result.numbers_as_text:
+                fill = "its median, once converted to numbers"
+                treatment = "Once the column is numeric, AutoML imputes the median and adds a missing-value indicator."
+            elif numeric_fill is not None:
                 fill = f"median {numeric_fill}"
+                treatment = _TREAT_IMPUTE.format(median=numeric_fill)
             elif profile.top_values:
                 fill = f"most frequent {_truncate(profile.top_values[0].value, 40)!r}"
+                treatment = _TREAT_LEVEL if profile.logical_type in {"categorical", "string"} else None
             else:
                 fill = "a domain default"
             action = (
@@ -704,32 +855,34 @@ def _profile_column(name: str, series: pd.Series, ctx: _Context, keys: _RowKeys)
             )
         _add(
             result,
-            severity,
             "missing_values",
             name,
-            f"Column {col} has {_many(nulls, 'missing value')} ({_pct(share)}).",
-            nulls,
-            action,
+            f"Column {col} has {_many(nulls, 'missing value')} ({_pct(share)} of rows).",
+            count=nulls,
+            recommendation=action,
+            dimension="completeness",
+            mask=null_mask,
+            treatment=treatment,
         )
     return result
 
 
-def _add(
-    result: _ColumnResult,
-    severity: Severity,
-    kind: str,
-    column: str | None,
-    message: str,
-    count: int | None,
-    recommendation: str | None,
-) -> None:
-    issue = Issue(severity=severity, kind=kind, column=column, message=message, count=count)
-    result.findings.append(_Finding(issue, recommendation))
-    if kind in VALIDITY_PENALTIES and count and result.profile.count:
-        per_value, floor = VALIDITY_PENALTIES[kind]
-        affected = result.profile.count if kind == "numeric_as_text" else count
-        charge = max(floor, per_value * affected / result.profile.count)
-        result.invalid_share = min(1.0, result.invalid_share + charge)
+def _identifier(result: _ColumnResult, reason: str, *, repeats: int) -> None:
+    profile = result.profile
+    col = _quoted(profile.name)
+    profile.logical_type = "identifier"
+    if repeats:
+        detail = f"{profile.distinct:,} distinct of {profile.count:,} values, and {reason}"
+    else:
+        detail = f"every value is distinct and {reason}"
+    _add(
+        result,
+        "identifier",
+        profile.name,
+        f"Column {col} looks like an identifier: {detail}.",
+        recommendation=f"Use {col} only as a key: exclude it from aggregations, correlations and model features.",
+        treatment="AutoML recognises identifiers and leaves them out of its features.",
+    )
 
 
 def _analyse_numeric(
@@ -738,9 +891,10 @@ def _analyse_numeric(
     ctx: _Context,
     *,
     all_distinct: bool,
+    keyed: bool,
     constant: bool,
 ) -> str | None:
-    """Stats, infinities, identifier, outliers, skew and stray negatives of a numeric column.
+    """Stats, infinities, identifier, outliers, implausible values, skew and stray negatives.
 
     Returns the formatted median (for the imputation advice), or None without finite values.
     """
@@ -751,17 +905,19 @@ def _analyse_numeric(
     profile.logical_type = "integer" if is_int else "float"
     arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(arr)
-    infinite = int(np.isinf(arr).sum())
+    infinite_mask = np.isinf(arr)
+    infinite = int(infinite_mask.sum())
     if infinite:
         _add(
             result,
-            "error",
             "infinite_values",
             name,
             f"Column {col} has {_many(infinite, 'infinite value')}, excluded from its statistics.",
-            infinite,
-            f"Replace the {_many(infinite, 'infinite value')} in {col} with NA (often a division by "
-            f"zero upstream) before computing statistics.",
+            count=infinite,
+            recommendation=f"Replace the {_many(infinite, 'infinite value')} in {col} with NA (often a division "
+            f"by zero upstream) before computing statistics.",
+            dimension="validity",
+            mask=infinite_mask,
         )
     ordered = np.sort(arr[finite])
     n = len(ordered)
@@ -801,6 +957,9 @@ def _analyse_numeric(
         negatives=negatives,
     )
 
+    if keyed and not all_distinct and n == profile.count:
+        _identifier(result, "its name marks it as a key", repeats=profile.count - profile.distinct)
+        return _num(pcts[3])
     if all_distinct and n == profile.count:
         named = _is_identifier_name(name)
         dense_sequence = (
@@ -809,21 +968,85 @@ def _analyse_numeric(
             and (ordered[-1] - ordered[0]) <= IDENTIFIER_MAX_GAP_RATIO * (n - 1)
         )
         if named or dense_sequence:
-            profile.logical_type = "identifier"
-            reason = "its name marks it as a key" if named else "it is a dense increasing sequence"
-            _add(
+            _identifier(
                 result,
-                "info",
-                "identifier",
-                name,
-                f"Column {col} looks like an identifier: every value is distinct and {reason}.",
-                None,
-                f"Use {col} only as a key: exclude it from aggregations, correlations and model features.",
+                "its name marks it as a key" if named else "it is a dense increasing sequence",
+                repeats=0,
             )
             return _num(pcts[3])
     if constant or n < 3:
         return _num(pcts[3])
 
+    _outliers(result, arr, finite, ordered, pcts, mean, std, ctx)
+    rare_negatives = 0 < negatives <= NEGATIVE_MAX_SHARE * n
+    if rare_negatives:
+        negative_mask = arr < 0
+        _add(
+            result,
+            "negative_values",
+            name,
+            f"Column {col} has {_many(negatives, 'negative value')} (min {_num(low)}) although "
+            f"{_pct(1 - negatives / n)} of its values are non-negative.",
+            count=negatives,
+            recommendation=f"Check the {_many(negatives, 'negative value')} in {col} (min {_num(low)}): sign "
+            f"errors, refunds or sentinel codes such as -1? Correct them or set them to NA.",
+            dimension="plausibility",
+            mask=negative_mask,
+            examples=[_num(v) for v in ordered[: min(negatives, MAX_EXAMPLES)]],
+            treatment="Not treated automatically.",
+        )
+    if skew is not None and abs(skew) > SKEW_THRESHOLD:
+        if ordered[0] > 0:
+            action = f"Consider a log transform of {col} (skew {skew:.2f}) for models that assume symmetry."
+        else:
+            action = f"Summarise {col} with the median and IQR rather than mean and std (skew {skew:.2f})."
+        _add(
+            result,
+            "skewed",
+            name,
+            f"Column {col} is strongly skewed (skew {skew:.2f}).",
+            recommendation=action,
+        )
+    return _num(pcts[3])
+
+
+def far_out_fences(
+    q1: float, q3: float, *, non_negative: bool
+) -> tuple[float, float, Literal["linear", "log"]]:
+    """Tukey's far-out fences (``FAR_IQR_MULTIPLIER`` x IQR) on the column's natural scale.
+
+    For a non-negative column (``q1 >= 0`` and at most a rare few negatives) the fences are
+    computed on log(1 + x) and mapped back, the lower one floored at 0: quantities and prices
+    are multiplicative, so genuine expensive items stay inside while a value off by an order
+    of magnitude falls outside. Otherwise the classic linear fences apply. Public so that
+    treatments (dropping or capping absurd values) can use the same definition as the report.
+
+    Returns:
+        ``(lower, upper, scale)`` in the column's own units.
+    """
+    if non_negative and q1 >= 0:
+        t1, t3 = math.log1p(q1), math.log1p(q3)
+        span = FAR_IQR_MULTIPLIER * (t3 - t1)
+        return max(0.0, math.expm1(t1 - span)), math.expm1(t3 + span), "log"
+    iqr = q3 - q1
+    return q1 - FAR_IQR_MULTIPLIER * iqr, q3 + FAR_IQR_MULTIPLIER * iqr, "linear"
+
+
+def _outliers(
+    result: _ColumnResult,
+    arr: np.ndarray,
+    finite: np.ndarray,
+    ordered: np.ndarray,
+    pcts: list[float],
+    mean: float,
+    std: float | None,
+    ctx: _Context,
+) -> None:
+    """Statistical outliers (IQR and z-score; information) and implausible values (far out; scored)."""
+    profile = result.profile
+    name = profile.name
+    col = _quoted(name)
+    n = len(ordered)
     q1, q3 = pcts[2], pcts[4]
     iqr = q3 - q1
     lower, upper = q1 - IQR_MULTIPLIER * iqr, q3 + IQR_MULTIPLIER * iqr
@@ -856,6 +1079,20 @@ def _analyse_numeric(
             keep = np.argpartition(-extremeness, MAX_SAMPLE_ROWS - 1)[:MAX_SAMPLE_ROWS]
             flagged, extremeness = flagged[keep], extremeness[keep]
         sample_rows = [int(i) for i in flagged[np.lexsort((flagged, -extremeness))]]
+
+    # Far-out fences: on log(1 + x) when the column is (all but a rare few) non-negative.
+    far_count = 0
+    far_low: float | None = None
+    far_high: float | None = None
+    scale: Literal["linear", "log"] | None = None
+    negatives = int(np.searchsorted(ordered, 0.0, side="left"))
+    if n >= IMPLAUSIBLE_MIN_VALUES and iqr > 0:
+        far_low, far_high, scale = far_out_fences(q1, q3, non_negative=negatives <= NEGATIVE_MAX_SHARE * n)
+        below = int(np.searchsorted(ordered, far_low, side="left"))
+        if scale == "log":
+            below -= negatives  # rare negatives are a finding of their own
+        above = n - int(np.searchsorted(ordered, far_high, side="right"))
+        far_count = below + above
     profile.outliers = OutlierSummary(
         iqr_count=iqr_count,
         iqr_lower=lower,
@@ -863,51 +1100,57 @@ def _analyse_numeric(
         zscore_count=zscore_count,
         zscore_threshold=ctx.zscore_threshold,
         sample_rows=sample_rows,
+        far_count=far_count,
+        far_lower=far_low,
+        far_upper=far_high,
+        far_scale=scale,
     )
-    result.outlier_share = both / n
-    if union:
-        shown = sample_rows[:5]
-        where = ("row " if len(shown) == 1 else "rows ") + ", ".join(str(i) for i in shown)
+    if far_count and far_low is not None and far_high is not None:
+        with np.errstate(invalid="ignore"):
+            floor = 0.0 if scale == "log" else -math.inf
+            far_mask = finite & (((arr < far_low) & (arr >= floor)) | (arr > far_high))
+        flagged = np.flatnonzero(far_mask)
+        centre = pcts[3]
+        distance = np.abs(arr[flagged] - centre)
+        extreme_first = flagged[np.lexsort((flagged, -distance))]
+        shown = [_num(float(v)) for v in arr[extreme_first[:MAX_EXAMPLES]]]
+        mass = ""
+        if ordered[0] >= 0 and ordered.sum() > 0:
+            mass = f"; together they make up {_pct(float(arr[flagged].sum()) / float(ordered.sum()))} of its total"
+        where = "[" + _num(far_low) + ", " + _num(far_high) + "]"
         _add(
             result,
-            "warning" if both else "info",
+            "implausible_values",
+            name,
+            f"Column {col} has {_many(far_count, 'implausible value')} (e.g. {', '.join(shown)}) far outside "
+            f"its typical range: median {_num(centre)}, middle half {_num(q1)}-{_num(q3)}, far-out fences "
+            f"{where}{' (computed on log(1 + x))' if scale == 'log' else ''}{mass}.",
+            count=far_count,
+            recommendation=f"Check the {_many(far_count, 'implausible value')} in {col} (rows "
+            f"{', '.join(str(i) for i in extreme_first[:MAX_EXAMPLES])}): correct entry errors (an extra digit, a "
+            f"wrong unit) or set them to NA; do not report totals or averages of {col} before.",
+            dimension="plausibility",
+            mask=far_mask,
+            examples=shown,
+            sample_rows=[int(i) for i in extreme_first[:MAX_SAMPLE_ROWS]],
+            treatment="Not treated automatically: summaries and models include these values as they are.",
+        )
+    if union > far_count:
+        where_rows = ("row " if len(sample_rows) == 1 else "rows ") + ", ".join(
+            str(i) for i in sample_rows[:5]
+        )
+        _add(
+            result,
             "outliers",
             name,
-            f"Column {col} has {_many(union, 'outlier')}: {iqr_count:,} outside the IQR fences "
-            f"[{_num(lower)}, {_num(upper)}] and {zscore_count:,} with |z| > "
+            f"Column {col} has {_many(union, 'statistical outlier')} (not necessarily errors): {iqr_count:,} "
+            f"outside the IQR fences [{_num(lower)}, {_num(upper)}] and {zscore_count:,} with |z| > "
             f"{_num(ctx.zscore_threshold)} ({both:,} flagged by both).",
-            union,
-            f"Review the {_many(union, 'outlier')} in {col} (e.g. {where}); correct or remove "
-            f"entry errors, otherwise cap values at [{_num(lower)}, {_num(upper)}] "
-            f"or use robust statistics (median {_num(pcts[3])}).",
+            count=union,
+            recommendation=f"Review the {_many(union, 'outlier')} in {col} (e.g. {where_rows}) if they matter "
+            f"to the analysis; prefer robust statistics (median {_num(pcts[3])}) for summaries.",
+            sample_rows=sample_rows,
         )
-    if skew is not None and abs(skew) > SKEW_THRESHOLD:
-        if ordered[0] > 0:
-            action = f"Consider a log transform of {col} (skew {skew:.2f}) for models that assume symmetry."
-        else:
-            action = f"Summarise {col} with the median and IQR rather than mean and std (skew {skew:.2f})."
-        _add(
-            result,
-            "info",
-            "skewed",
-            name,
-            f"Column {col} is strongly skewed (skew {skew:.2f}).",
-            None,
-            action,
-        )
-    if 0 < negatives <= NEGATIVE_MAX_SHARE * n:
-        _add(
-            result,
-            "info",
-            "negative_values",
-            name,
-            f"Column {col} has {_many(negatives, 'negative value')} although {_pct(1 - negatives / n)} "
-            f"of its values are non-negative.",
-            negatives,
-            f"Check the {_many(negatives, 'negative value')} in {col} (min {_num(low)}): sign errors, "
-            f"refunds or sentinel codes such as -1?",
-        )
-    return _num(pcts[3])
 
 
 def _analyse_datetime(result: _ColumnResult, values: pd.Series, ctx: _Context) -> None:
@@ -919,20 +1162,33 @@ def _analyse_datetime(result: _ColumnResult, values: pd.Series, ctx: _Context) -
     profile.datetime_max = None if pd.isna(high) else pd.Timestamp(high).isoformat()
     tz = getattr(values.dt, "tz", None)
     now = ctx.now.tz_convert(tz) if tz is not None else ctx.now.tz_convert("UTC").tz_localize(None)
-    future = int((values > now).sum())
+    future_mask = (values > now).to_numpy(dtype=bool, na_value=False)
+    future = int(future_mask.sum())
     if future:
         col = _quoted(profile.name)
         _add(
             result,
-            "warning",
             "future_dates",
             profile.name,
             f"Column {col} has {_many(future, 'date')} after {now.isoformat()} "
             f"(latest {profile.datetime_max}).",
-            future,
-            f"Check the {_many(future, 'future date')} in {col}: wrong year, swapped day/month or "
+            count=future,
+            recommendation=f"Check the {_many(future, 'future date')} in {col}: wrong year, swapped day/month or "
             f"placeholder dates such as 2099-12-31; set them to NA if they cannot be corrected.",
+            dimension="plausibility",
+            mask=future_mask,
+            examples=[pd.Timestamp(v).isoformat() for v in values[future_mask].head(MAX_EXAMPLES)],
         )
+
+
+def _looks_like_codes(stats: _TextStats) -> bool:
+    """All values code-shaped: no spaces, at least one digit, lengths within a few characters."""
+    if stats.length_min is None or stats.length_max is None:
+        return False
+    if stats.length_max - stats.length_min > CODE_MAX_LENGTH_SPREAD or stats.length_max > 64:
+        return False
+    text = stats.text
+    return bool(text.str.fullmatch(_CODE_RE).all() and text.str.contains(r"\d", regex=True).all())
 
 
 def _analyse_text(
@@ -944,20 +1200,23 @@ def _analyse_text(
     codes: np.ndarray,
     *,
     all_distinct: bool,
+    keyed: bool,
 ) -> None:
-    """Types, whitespace, empty strings, placeholders, numbers-as-text, ids, cardinality."""
+    """Types, placeholders, numbers-as-text, ids, cardinality, spelling variants, padding."""
     profile = result.profile
     name = profile.name
     col = _quoted(name)
     count = profile.count
+    n_uniques = len(counts)
 
     str_mask: np.ndarray | None = None
     if kind == "object":
-        groups = _type_counts(values)
-        if len(groups) > 1:
-            dominant, dominant_n = groups.most_common(1)[0]
+        groups, present = _type_groups(values)
+        group_counts = Counter(groups[present].tolist())
+        if len(group_counts) > 1:
+            dominant, dominant_n = group_counts.most_common(1)[0]
             minority = count - dominant_n
-            detail = ", ".join(f"{g} ({n:,})" for g, n in groups.most_common())
+            detail = ", ".join(f"{g} ({n:,})" for g, n in group_counts.most_common())
             if dominant == "number":
                 action = (
                     f"Convert {col} with pd.to_numeric(errors='coerce') if it is a measure "
@@ -969,16 +1228,19 @@ def _analyse_text(
                     f"Cast the {_many(minority, 'value')} in {col} that are not {dominant} to {dominant} "
                     f"so the column has one type."
                 )
+            minority_mask = present & (groups != dominant)
             _add(
                 result,
-                "warning",
                 "mixed_types",
                 name,
                 f"Column {col} mixes value types: {detail}.",
-                minority,
-                action,
+                count=minority,
+                recommendation=action,
+                dimension="validity",
+                mask=minority_mask,
+                examples=[_example(v) for v in values[minority_mask].head(MAX_EXAMPLES)],
             )
-        if groups.get("str", 0):
+        if group_counts.get("str", 0):
             str_mask = np.fromiter((isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques))
     text_like = kind in {"text", "object"} or (
         isinstance(values.dtype, pd.CategoricalDtype)
@@ -994,17 +1256,12 @@ def _analyse_text(
     distinct = profile.distinct
     if kind == "categorical":
         profile.logical_type = "categorical"
+    elif keyed and not all_distinct:
+        _identifier(result, "its name marks it as a key", repeats=count - distinct)
     elif all_distinct and _is_identifier_name(name):
-        profile.logical_type = "identifier"
-        _add(
-            result,
-            "info",
-            "identifier",
-            name,
-            f"Column {col} looks like an identifier: every value is distinct and its name marks it as a key.",
-            None,
-            f"Use {col} only as a key: exclude it from aggregations and model features.",
-        )
+        _identifier(result, "its name marks it as a key", repeats=0)
+    elif all_distinct and count >= CODE_MIN_VALUES and stats.strings == count and _looks_like_codes(stats):
+        _identifier(result, "its values are shaped like codes", repeats=0)
     elif distinct < count and (
         distinct <= CATEGORICAL_MAX_DISTINCT or distinct / count <= CATEGORICAL_MAX_SHARE
     ):
@@ -1017,69 +1274,191 @@ def _analyse_text(
     if profile.logical_type == "categorical" and distinct > HIGH_CARDINALITY_DISTINCT and not numbers_as_text:
         _add(
             result,
-            "warning",
             "high_cardinality",
             name,
             f"Categorical column {col} has {distinct:,} distinct values.",
-            distinct,
-            f"Group the rare levels of {col} ({distinct:,} distinct) into 'other' or use "
+            count=distinct,
+            recommendation=f"Group the rare levels of {col} ({distinct:,} distinct) into 'other' or use "
             f"frequency/target encoding instead of one-hot encoding.",
         )
+    if stats.strings == 0:
+        return
 
-    if numbers_as_text:
-        examples = ", ".join(repr(e) for e in stats.non_numeric_examples)
-        bad = stats.strings - stats.numeric_looking
-        tail = (
-            f"; the {_many(bad, 'other value')} (e.g. {examples}) would become missing"
-            if stats.non_numeric_examples
-            else ""
-        )
+    variants = np.zeros(len(stats.text), dtype=bool)
+    if numbers_as_text and stats.numeric is not None:
+        result.numbers_as_text = True
+        _numbers_as_text(result, stats, codes, n_uniques)
+    elif profile.logical_type in {"categorical", "string"} and len(stats.text) <= VARIANT_MAX_DISTINCT:
+        variants = _spelling_variants(result, stats, codes, n_uniques)
+
+    if stats.placeholder.any():
+        n_placeholders = stats.count(stats.placeholder)
+        examples = stats.examples(stats.placeholder)
         _add(
             result,
-            "warning",
-            "numeric_as_text",
-            name,
-            f"Column {col} stores numbers as text: {stats.numeric_looking:,} of its "
-            f"{stats.strings:,} text values ({_pct(stats.numeric_share)} of those not blank or placeholders) "
-            f"look numeric.",
-            stats.numeric_looking,
-            f"Convert {col} to numeric with pd.to_numeric(errors='coerce'){tail}.",
-        )
-    if stats.placeholders:
-        examples = ", ".join(repr(e) for e in stats.placeholder_examples)
-        _add(
-            result,
-            "warning",
             "placeholder_values",
             name,
-            f"Column {col} has {_many(stats.placeholders, 'placeholder value')} meaning 'missing' "
-            f"({examples}).",
-            stats.placeholders,
-            f"Replace the placeholders {examples} in {col} "
-            f"({_many(stats.placeholders, 'value')}) with NA so they count as missing.",
+            f"Column {col} has {_many(n_placeholders, 'placeholder value')} meaning 'missing' "
+            f"({', '.join(examples)}).",
+            count=n_placeholders,
+            recommendation=f"Replace the placeholders {', '.join(examples)} in {col} "
+            f"({_many(n_placeholders, 'value')}) with NA so they count as missing.",
+            dimension="completeness",
+            mask=stats.row_mask(stats.placeholder, codes, n_uniques),
+            examples=examples,
+            treatment="Not treated automatically: the placeholders are read as ordinary values.",
         )
-    if stats.empty:
+    if stats.empty.any():
+        n_empty = stats.count(stats.empty)
         _add(
             result,
-            "warning",
             "empty_strings",
             name,
-            f"Column {col} has {_many(stats.empty, 'empty or blank string')}.",
-            stats.empty,
-            f"Treat the {_many(stats.empty, 'empty string')} in {col} as missing (replace '' with NA) "
+            f"Column {col} has {_many(n_empty, 'empty or blank string')}.",
+            count=n_empty,
+            recommendation=f"Treat the {_many(n_empty, 'empty string')} in {col} as missing (replace '' with NA) "
             f"before analysis.",
+            dimension="completeness",
+            mask=stats.row_mask(stats.empty, codes, n_uniques),
         )
-    if stats.whitespace:
+    padded = stats.whitespace & ~variants
+    if padded.any():
+        n_padded = stats.count(padded)
+        examples = stats.examples(padded)
         _add(
             result,
-            "info",
             "whitespace",
             name,
-            f"Column {col} has {_many(stats.whitespace, 'value')} with leading or trailing whitespace.",
-            stats.whitespace,
-            f"Strip leading/trailing whitespace from the {_many(stats.whitespace, 'affected value')} in "
-            f"{col} (str.strip()) so equal values group together.",
+            f"Column {col} has {_many(n_padded, 'value')} with leading or trailing whitespace "
+            f"(e.g. {', '.join(examples)}).",
+            count=n_padded,
+            recommendation=f"Strip leading/trailing whitespace from the {_many(n_padded, 'affected value')} in "
+            f"{col} (str.strip()) so equal values group and join together.",
+            dimension="consistency",
+            mask=stats.row_mask(padded, codes, n_uniques),
+            examples=examples,
+            treatment=_TREAT_STRIP if profile.logical_type == "categorical" else None,
         )
+
+
+def _numbers_as_text(result: _ColumnResult, stats: _TextStats, codes: np.ndarray, n_uniques: int) -> None:
+    """A text column of numbers: the values that keep it from being numeric are the affected rows."""
+    assert stats.numeric is not None
+    name = result.profile.name
+    col = _quoted(name)
+    others = ~stats.numeric & ~stats.empty & ~stats.placeholder
+    formatted = np.zeros_like(others)
+    if others.any():
+        cleaned = stats.stripped[others].str.replace(_NUMBER_NOISE_RE, "", regex=True)
+        formatted[np.flatnonzero(others)] = cleaned.str.fullmatch(_NUMERIC_TEXT_RE).to_numpy(
+            dtype=bool, na_value=False
+        )
+    junk = others & ~formatted
+    n_formatted, n_junk = stats.count(formatted), stats.count(junk)
+    lost = junk | stats.placeholder
+    parts = [f"{stats.numeric_looking:,} of its {stats.strings:,} text values are plain numbers"]
+    if n_formatted:
+        parts.append(
+            f"{_many(n_formatted, 'is a formatted number', 'are formatted numbers')} (e.g. "
+            f"{', '.join(stats.examples(formatted))})"
+        )
+    if n_junk:
+        parts.append(
+            f"{_many(n_junk, 'is not a number', 'are not numbers')} (e.g. {', '.join(stats.examples(junk))})"
+        )
+    steps = []
+    if n_formatted:
+        steps.append("strip currency symbols, thousands separators and spaces (str.replace)")
+    steps.append("convert with pd.to_numeric(errors='coerce')")
+    tail = ""
+    if lost.any():
+        tail = f"; the {_many(stats.count(lost), 'other value')} (e.g. {', '.join(stats.examples(lost))}) would become missing"
+    _add(
+        result,
+        "numeric_as_text",
+        name,
+        f"Column {col} stores numbers as text: " + "; ".join(parts) + ".",
+        count=stats.numeric_looking,
+        recommendation=f"Make {col} numeric: {', then '.join(steps)}{tail}.",
+        dimension="validity",
+        mask=stats.row_mask(others, codes, n_uniques) if others.any() else None,
+        column_defect=not others.any(),
+        examples=stats.examples(others, MAX_EXAMPLES),
+        treatment=_TREAT_FORMATTED,
+    )
+
+
+def _spelling_variants(
+    result: _ColumnResult, stats: _TextStats, codes: np.ndarray, n_uniques: int
+) -> np.ndarray:
+    """Group labels equal up to case and whitespace; every spelling but the most frequent is a variant.
+
+    Returns the flags (over the string distinct values) of every spelling in a group with
+    variants, so padding inside such a group is not reported a second time.
+    """
+    name = result.profile.name
+    col = _quoted(name)
+    valid = ~stats.empty & ~stats.placeholder
+    if int(valid.sum()) < 2:
+        return np.zeros(len(stats.text), dtype=bool)
+    keys = stats.stripped[valid].str.casefold().str.replace(r"\s+", " ", regex=True)
+    group, labels = pd.factorize(keys)
+    spellings = np.bincount(group, minlength=len(labels))
+    if not (spellings > 1).any():
+        return np.zeros(len(stats.text), dtype=bool)
+    where = np.flatnonzero(valid)
+    weights = stats.weights[where]
+    padded = stats.whitespace[where]
+    # Per group: the most frequent spelling is canonical (ties: the unpadded one, then first seen).
+    order = np.lexsort((np.arange(len(group)), padded, -weights, group))
+    leaders = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    canonical = np.zeros(len(group), dtype=bool)
+    canonical[leaders] = True
+    in_group = spellings[group] > 1
+    variant_local = in_group & ~canonical
+    variant = np.zeros(len(stats.text), dtype=bool)
+    variant[where[variant_local]] = True
+    grouped = np.zeros(len(stats.text), dtype=bool)
+    grouped[where[in_group]] = True
+
+    affected_groups = np.flatnonzero(spellings > 1)
+    leader_of = dict(zip(group[leaders].tolist(), leaders.tolist(), strict=True))
+    group_weight = np.bincount(group, weights=weights, minlength=len(labels))
+    affected_groups = affected_groups[np.argsort(-group_weight[affected_groups], kind="stable")]
+    differs_by_case = bool(
+        (
+            stats.stripped.iloc[where[variant_local]].to_numpy()
+            != stats.stripped.iloc[where[[leader_of[g] for g in group[variant_local]]]].to_numpy()
+        ).any()
+    )
+    details = []
+    for g in affected_groups[:5]:
+        members = np.flatnonzero((group == g) & ~canonical)
+        members = members[np.argsort(-weights[members], kind="stable")][:3]
+        leader = leader_of[int(g)]
+        alias = ", ".join(f"{stats.text.iloc[where[m]]!r} ({int(weights[m]):,})" for m in members)
+        details.append(f"{stats.text.iloc[where[leader]]!r} ({int(weights[leader]):,}) also as {alias}")
+    n_rows = stats.count(variant)
+    n_labels = len(affected_groups)
+    n_spellings = int(spellings[affected_groups].sum())
+    how = "unify case and whitespace" if differs_by_case else "strip surrounding whitespace (str.strip())"
+    _add(
+        result,
+        "inconsistent_labels",
+        name,
+        f"Column {col} spells {_many(n_labels, 'label')} in {n_spellings:,} ways (case or whitespace variants): "
+        + "; ".join(details)
+        + (f"; and {n_labels - 5:,} more" if n_labels > 5 else "")
+        + f". {_many(n_rows, 'row uses', 'rows use')} a variant spelling.",
+        count=n_rows,
+        recommendation=f"Normalise {col}: {how} and map each variant to its most frequent spelling "
+        f"({_many(n_rows, 'row')} change), so each label forms one group.",
+        dimension="consistency",
+        mask=stats.row_mask(variant, codes, n_uniques),
+        examples=stats.examples(variant, MAX_EXAMPLES),
+        treatment=_TREAT_STRIP + (" Here some variants differ by case." if differs_by_case else ""),
+    )
+    return grouped
 
 
 # --------------------------------------------------------------------------------------------
@@ -1087,9 +1466,217 @@ def _analyse_text(
 # --------------------------------------------------------------------------------------------
 
 
-def _rank(finding: _Finding) -> tuple[int, int, int]:
-    """Most severe first, then most affected values, then discovery order (stable)."""
-    return (_SEVERITY_RANK[finding.issue.severity], -(finding.issue.count or 0), finding.order)
+def _rank(finding: _Finding) -> tuple[float, int, int, int]:
+    """Largest impact first, then severity, most affected values, discovery order (stable)."""
+    issue = finding.issue
+    return (-issue.impact, _SEVERITY_RANK[issue.severity], -(issue.count or 0), finding.order)
+
+
+def _load_note_findings(table: _ColumnResult, notes: list[LoadNote]) -> None:
+    """Problems of the uploaded file that ingestion repaired before the table reached us."""
+    for note in notes:
+        col = _quoted(note.column or "?")
+        examples = [repr(_truncate(e, 40)) for e in note.examples]
+        e_g = f" (e.g. {', '.join(examples)})" if examples else ""
+        column = note.column
+        if note.kind == "formatted_numbers":
+            if note.rows is not None:
+                what = (
+                    f"{_many(note.rows, 'value was', 'values were')} written as formatted numbers (currency "
+                    f"symbols, thousands separators or similar){e_g}"
+                )
+            else:
+                what = "not every value was a plain number (currency symbols, thousands separators or text)"
+            _add(
+                table,
+                "numeric_as_text",
+                column,
+                f"Column {col} was typed as text in the uploaded file: {what}; ingestion converted the column "
+                f"to numbers.",
+                count=note.rows,
+                rows=note.rows,
+                recommendation=f"Export {col} as plain numbers (no currency symbols or thousands separators) so "
+                f"every tool reads it as numeric.",
+                dimension="validity",
+                examples=examples,
+                treatment="Already treated: ingestion parsed the formatted values into numbers.",
+                source="ingestion",
+            )
+        elif note.kind == "unparseable_values":
+            what = note.target or "values"
+            _add(
+                table,
+                "unparseable_values",
+                column,
+                f"Column {col} had {_many(note.rows or 0, 'value')} that are not valid {what}{e_g}; ingestion set "
+                f"them to missing.",
+                count=note.rows,
+                rows=note.rows,
+                recommendation=f"Correct the unparseable {what} in {col} at the source; they are now missing "
+                f"values and counted as such.",
+                dimension="validity",
+                examples=examples,
+                treatment="Already treated: set to missing when loading.",
+                source="ingestion",
+            )
+        elif note.kind == "control_characters":
+            _add(
+                table,
+                "control_characters",
+                column,
+                f"Column {col} has {_many(note.rows or 0, 'value')} containing control characters.",
+                count=note.rows,
+                rows=note.rows,
+                recommendation=f"Remove the control characters from {col} (they break exports and displays).",
+                dimension="validity",
+                treatment="Not treated: ingestion keeps the values as they are.",
+                source="ingestion",
+            )
+        elif note.kind in {"duplicate_column_name", "blank_column_name"}:
+            problem = "a repeated" if note.kind == "duplicate_column_name" else "a blank"
+            _add(
+                table,
+                "duplicate_column_names" if note.kind == "duplicate_column_name" else "blank_column_name",
+                column,
+                f"The uploaded file had {problem} column name; ingestion named the column {col}.",
+                recommendation="Give every column a unique, non-blank name in the source file.",
+                dimension="consistency",
+                column_defect=True,
+                examples=examples,
+                treatment="Already treated: ingestion renamed the column.",
+                source="ingestion",
+            )
+        elif note.kind == "whitespace":
+            _add(
+                table,
+                "whitespace",
+                column,
+                f"Column {col} had {_many(note.rows or 0, 'value')} with surrounding whitespace in the uploaded "
+                f"file; ingestion stripped it.",
+                count=note.rows,
+                rows=note.rows,
+                recommendation=f"Trim the values of {col} in the source export.",
+                dimension="consistency",
+                treatment="Already treated: ingestion stripped the whitespace.",
+                source="ingestion",
+            )
+
+
+def _table_findings(
+    table: _ColumnResult, results: list[_ColumnResult], keys: _RowKeys, names: list[str], rows: int
+) -> np.ndarray | None:
+    """Duplicated rows, identifiers reused with different values, repeated column names."""
+    duplicates = keys.duplicate_mask() if names else None
+    n_duplicates = int(duplicates.sum()) if duplicates is not None else 0
+    repeated_keys = [
+        (r.profile.name, r.id_repeats) for r in results if r.id_repeats is not None and r.id_repeats.any()
+    ]
+    if duplicates is not None:
+        positions = np.flatnonzero(duplicates)
+        pairs = [f"row {int(p)} = row {keys.first_occurrence(int(p))}" for p in positions[:3]]
+        also = [n for n, mask in repeated_keys if not (mask & ~duplicates).any()]
+        note = (
+            f" Their {', '.join(_quoted(n) for n in also)} repeat{'s' if len(also) == 1 else ''} too."
+            if also
+            else ""
+        )
+        _add(
+            table,
+            "duplicate_rows",
+            None,
+            f"{_many(n_duplicates, 'row')} ({_pct(n_duplicates / rows)}) repeat an earlier row exactly "
+            f"({'; '.join(pairs)}{'; ...' if n_duplicates > 3 else ''}).{note}",
+            count=n_duplicates,
+            recommendation=f"Drop the {_many(n_duplicates, 'fully duplicated row')} (frame.drop_duplicates()) "
+            f"unless repeated records are expected.",
+            dimension="uniqueness",
+            mask=duplicates,
+            examples=pairs,
+            treatment=_NOT_TREATED_DUPLICATES,
+        )
+    for name, repeats in repeated_keys:
+        conflicting = repeats if duplicates is None else repeats & ~duplicates
+        if not conflicting.any():
+            continue
+        n_conflicting = int(conflicting.sum())
+        column = next(r for r in results if r.profile.name == name)
+        _add(
+            table,
+            "duplicate_ids",
+            name,
+            f"Identifier column {_quoted(name)} repeats {_many(n_conflicting, 'value')} in rows that differ in "
+            f"other columns ({column.profile.distinct:,} distinct of {column.profile.count:,}).",
+            count=n_conflicting,
+            recommendation=f"Resolve the {_many(n_conflicting, 'conflicting record')} sharing a {_quoted(name)}: "
+            f"keep the latest or correct version of each.",
+            dimension="uniqueness",
+            mask=conflicting,
+        )
+    repeated = [label for label, n in Counter(names).items() if n > 1]
+    if repeated:
+        listed = ", ".join(_quoted(label) for label in repeated[:5])
+        _add(
+            table,
+            "duplicate_column_names",
+            None,
+            f"{_many(len(repeated), 'column name')} occur(s) more than once: {listed}.",
+            count=len(repeated),
+            recommendation=f"Rename the repeated columns ({listed}) so each name is unique.",
+            dimension="consistency",
+            column_defect=True,
+        )
+    return duplicates
+
+
+def _score(findings: list[_Finding], rows: int) -> tuple[list[DimensionScore], dict[str, float]]:
+    """Impact and severity of every finding; each dimension from the union of its affected rows."""
+    for finding in findings:
+        issue = finding.issue
+        if issue.dimension is None:
+            issue.severity = finding.forced_severity or "info"
+            continue
+        if issue.rows is not None:
+            issue.rows = min(issue.rows, rows)
+            issue.row_share = issue.rows / rows
+        share = COLUMN_DEFECT_SHARE if finding.column_defect or issue.rows is None else issue.row_share or 0.0
+        issue.impact = round(points_lost(issue.dimension, share), 2)
+        issue.severity = finding.forced_severity or severity_for(issue.impact)
+
+    dimensions: list[DimensionScore] = []
+    shares: dict[str, float] = {}
+    for dimension in DIMENSIONS:
+        members = [f for f in findings if f.issue.dimension == dimension]
+        union: np.ndarray | None = None
+        counted_rows = 0
+        defects = 0
+        for finding in members:
+            if finding.column_defect or finding.issue.rows is None:
+                defects += 1
+            elif finding.mask is not None:
+                union = (
+                    finding.mask.copy() if union is None else np.logical_or(union, finding.mask, out=union)
+                )
+            else:
+                counted_rows += finding.issue.rows
+        affected = min(rows, (int(union.sum()) if union is not None else 0) + counted_rows)
+        share = min(1.0, affected / rows + defects * COLUMN_DEFECT_SHARE)
+        shares[dimension] = share
+        value = round(dimension_score(dimension, share), 1)
+        dimensions.append(
+            DimensionScore(
+                name=dimension,
+                weight=SCORE_WEIGHTS[dimension],
+                definition=DIMENSION_DEFINITIONS[dimension],
+                affected_rows=affected,
+                column_defects=defects,
+                affected_share=share,
+                failing_share=FAILING_SHARE[dimension],
+                score=value,
+                points_lost=round(points_lost(dimension, share), 2),
+                findings=len(members),
+            )
+        )
+    return dimensions, shares
 
 
 def profile_table(
@@ -1099,18 +1686,21 @@ def profile_table(
     zscore_threshold: float = 3.0,
     progress: Callable[[float, str], None] | None = None,
     now: datetime | None = None,
+    load_notes: Sequence[object] = (),
 ) -> QualityReport:
-    """Profile a table exactly and score its quality.
+    """Profile a table exactly, list its problems with their rows, and score its quality.
 
     Every count is exact. Each column is factorised once; its codes yield distinct counts, top
-    values and (folded across columns) fully duplicated rows. Numeric columns get statistics
-    from one sorted copy of their finite values and outliers by Tukey's fences
-    (``IQR_MULTIPLIER`` x IQR) and by z-score (``|z| > zscore_threshold``).
+    values, row masks of flagged values and (folded across columns) duplicated rows. Numeric
+    columns get statistics from one sorted copy of their finite values, statistical outliers
+    by Tukey's fences (``IQR_MULTIPLIER`` x IQR) and z-score (``|z| > zscore_threshold``),
+    and implausible values by the far-out fences (``FAR_IQR_MULTIPLIER``).
 
-    The score is ``100 * sum(SCORE_WEIGHTS[d] * d)`` over completeness, validity, uniqueness
-    and consistency (definitions on :data:`SCORE_WEIGHTS`), rounded to one decimal; grades
-    follow :data:`GRADE_THRESHOLDS`. A table without rows or columns scores 0 (grade F) with
-    an error issue, because there is nothing to analyse.
+    The score follows :mod:`functions.quality.scoring` (``report.score_method`` says it in
+    words): per dimension, the share of rows with at least one of its problems becomes a
+    0-100 dimension score; the score is their weighted sum and the grade follows
+    :data:`GRADE_THRESHOLDS`. A table without rows or columns scores 0 (grade F) with an
+    error issue, because there is nothing to analyse.
 
     Args:
         frame: The table. Column labels of any type are reported as text; duplicated labels
@@ -1121,6 +1711,9 @@ def profile_table(
             in (0, 1], ending with exactly 1.0; throttled to ~1 % steps for very wide frames.
         now: Reference time for ``future_dates`` (default: current UTC time); injectable so
             results are reproducible. Naive values are taken as UTC.
+        load_notes: Ingestion's notes about this table (the dataset's ``metadata["warnings"]``);
+            the repairs they record (formatted numbers, unparseable values, renamed headers) are
+            problems of the user's file and are reported and scored with ``source="ingestion"``.
 
     Returns:
         The report; ``report.model_dump(mode="json")`` contains no NaN or infinity.
@@ -1167,75 +1760,46 @@ def profile_table(
         ),
         findings=[],
     )
-    duplicate_rows = keys.duplicates() if n_columns else 0
-    report_progress(0.95, "checked duplicate rows", force=True)
     missing_cells = sum(r.profile.nulls for r in results)
     total_cells = rows * n_columns
 
-    repeated = [label for label, n in Counter(names).items() if n > 1]
-    if repeated:
-        listed = ", ".join(_quoted(label) for label in repeated[:5])
-        _add(
-            table,
-            "warning",
-            "duplicate_column_names",
-            None,
-            f"{_many(len(repeated), 'column name')} occur(s) more than once: {listed}.",
-            len(repeated),
-            f"Rename the repeated columns ({listed}) so each name is unique.",
-        )
-
+    duplicate_rows = 0
     if rows == 0 or n_columns == 0:
         kind = "empty_table" if rows == 0 else "no_columns"
         what = "no rows" if n_columns else "no columns" if rows else "no rows and no columns"
         _add(
             table,
-            "error",
             kind,
             None,
             f"The table has {what}: there is nothing to analyse.",
-            None,
-            "Check the source: a header-only file, the wrong sheet or an over-strict filter "
+            recommendation="Check the source: a header-only file, the wrong sheet or an over-strict filter "
             "yields an empty table; re-upload data with at least one row and column.",
+            severity="error",
         )
-        score = 0.0
-        breakdown = dict.fromkeys(SCORE_WEIGHTS, 0.0)
+        table.findings[-1].issue.impact = 100.0
     else:
-        if duplicate_rows:
-            share = duplicate_rows / rows
-            _add(
-                table,
-                "warning",
-                "duplicate_rows",
-                None,
-                f"{_many(duplicate_rows, 'row')} ({_pct(share)}) duplicate an earlier row exactly.",
-                duplicate_rows,
-                f"Drop the {_many(duplicate_rows, 'fully duplicated row')} (frame.drop_duplicates()) "
-                f"unless repeated records are expected.",
-            )
-        outlier_shares = [r.outlier_share for r in results if r.outlier_share is not None]
-        dimensions = {
-            "completeness": 1.0 - missing_cells / total_cells,
-            "validity": 1.0 - sum(r.invalid_share for r in results) / n_columns,
-            "uniqueness": 1.0 - duplicate_rows / rows,
-            "consistency": (
-                1.0 - min(1.0, OUTLIER_PENALTY_SCALE * sum(outlier_shares) / len(outlier_shares))
-                if outlier_shares
-                else 1.0
-            ),
-        }
-        breakdown = {k: round(100.0 * v, 1) for k, v in dimensions.items()}
-        score = round(100.0 * sum(SCORE_WEIGHTS[k] * v for k, v in dimensions.items()), 1)
-        score = min(100.0, max(0.0, score))
+        duplicates = _table_findings(table, results, keys, names, rows)
+        duplicate_rows = int(duplicates.sum()) if duplicates is not None else 0
+        _load_note_findings(table, parse_load_notes(load_notes))
+    report_progress(0.95, "checked duplicate rows", force=True)
 
     findings = table.findings + [f for r in results for f in r.findings]
     for order, finding in enumerate(findings):
         finding.order = order
+    if rows == 0 or n_columns == 0:
+        dimensions: list[DimensionScore] = []
+        score = 0.0
+        breakdown = dict.fromkeys(SCORE_WEIGHTS, 0.0)
+    else:
+        dimensions, shares = _score(findings, rows)
+        score = total_score(shares)
+        breakdown = {d.name: d.score for d in dimensions}
     findings.sort(key=_rank)
-    recommendations = list(dict.fromkeys(f.recommendation for f in findings if f.recommendation))
+    recommendations = list(dict.fromkeys(f.issue.recommendation for f in findings if f.issue.recommendation))
     for r in results:
         r.profile.issues = [f.issue for f in sorted(r.findings, key=_rank)]
 
+    grade = grade_for(score)
     report = QualityReport(
         rows=rows,
         columns=n_columns,
@@ -1245,8 +1809,11 @@ def profile_table(
         missing_cells=missing_cells,
         missing_share=missing_cells / total_cells if total_cells else 0.0,
         score=score,
-        grade=grade_for(score),
+        grade=grade,
+        grade_meaning=GRADE_MEANINGS[grade],
         score_breakdown=breakdown,
+        dimensions=dimensions,
+        score_method=describe_method(),
         columns_profile=[r.profile for r in results],
         issues=[f.issue for f in findings],
         recommendations=recommendations,

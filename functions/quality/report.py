@@ -100,9 +100,11 @@ def render_markdown(
 ) -> str:
     """Render the report as Markdown for people.
 
-    Sections: summary (rows, columns, score and grade, duplicates, missing cells), score
-    breakdown, ranked issues, per-column table (types, nulls, distinct, min/mean/max),
-    outliers and recommendations. Long tables are cut at :data:`MAX_TABLE_ROWS` rows.
+    Sections: summary (rows, columns, score and grade with its meaning, duplicates, missing
+    cells), how the score was computed (per dimension: weight, affected rows, score, points
+    lost, and the rule in words), findings ranked by impact (rows, share, examples), the
+    recommendations with what the platform already does about each, the per-column table and
+    outliers. Long tables are cut at :data:`MAX_TABLE_ROWS` rows.
 
     Args:
         report: The result of :func:`functions.quality.profiling.profile_table`.
@@ -116,50 +118,109 @@ def render_markdown(
     if dataset_name:
         out += [f"Dataset: **{escape_markdown(dataset_name, MAX_TEXT_CHARS)}**", ""]
 
+    meaning = f": {escape_markdown(report.grade_meaning, MAX_TEXT_CHARS)}" if report.grade_meaning else ""
     out += ["## Summary", ""]
     out += _table(
         ["Metric", "Value"],
         [
             ["Rows", _n(report.rows)],
             ["Columns", _n(report.columns)],
-            ["Quality score", f"**{report.score:.1f} / 100** (grade **{report.grade}**)"],
+            ["Quality score", f"**{report.score:.1f} / 100** (grade **{report.grade}**{meaning})"],
             ["Duplicate rows", f"{_n(report.duplicate_rows)} ({_pct(report.duplicate_share)})"],
             ["Missing cells", f"{_n(report.missing_cells)} ({_pct(report.missing_share)})"],
             ["Issues", _issue_counts(report)],
             ["Memory", _bytes(report.memory_bytes)],
         ],
     )
-    out += ["", "### Score breakdown", ""]
-    out += _table(
-        ["Dimension", "Score", "Weight"],
-        [
+    out += ["", "### How the score was computed", ""]
+    if report.dimensions:
+        out += _table(
             [
-                escape_markdown(name),
-                f"{value:.1f}",
-                f"{SCORE_WEIGHTS[name]:.0%}" if name in SCORE_WEIGHTS else "—",
-            ]
-            for name, value in report.score_breakdown.items()
-        ],
-    )
+                "Dimension",
+                "Weight",
+                "Affected rows",
+                "Share",
+                "Fails at",
+                "Score",
+                "Points lost",
+                "Counts as affected",
+            ],
+            [
+                [
+                    escape_markdown(d.name),
+                    f"{d.weight:.0%}",
+                    _n(d.affected_rows)
+                    + (f" + {_n(d.column_defects)} column-level" if d.column_defects else ""),
+                    _pct(d.affected_share),
+                    _pct(d.failing_share),
+                    f"{d.score:.1f}",
+                    f"{d.points_lost:.1f}",
+                    escape_markdown(d.definition, MAX_TEXT_CHARS),
+                ]
+                for d in report.dimensions
+            ],
+        )
+    else:
+        out += _table(
+            ["Dimension", "Score", "Weight"],
+            [
+                [
+                    escape_markdown(name),
+                    f"{value:.1f}",
+                    f"{SCORE_WEIGHTS[name]:.0%}" if name in SCORE_WEIGHTS else "—",
+                ]
+                for name, value in report.score_breakdown.items()
+            ],
+        )
+    if report.score_method:
+        out += ["", escape_markdown(report.score_method, 2000)]
 
     out += ["", "## Issues", ""]
     if report.issues:
+        out += ["_Ranked by impact: the score points each finding costs on its own._", ""]
         out += _table(
-            ["#", "Severity", "Kind", "Column", "Affected", "Details"],
+            ["#", "Severity", "Impact", "Dimension", "Kind", "Column", "Rows", "Details", "Examples"],
             [
                 [
                     str(rank),
                     issue.severity.upper() if issue.severity == "error" else issue.severity,
-                    escape_markdown(issue.kind),
+                    f"{issue.impact:.1f}" if issue.dimension else "—",
+                    escape_markdown(issue.dimension) if issue.dimension else "(not scored)",
+                    escape_markdown(issue.kind)
+                    + (" (from ingestion)" if issue.source == "ingestion" else ""),
                     escape_markdown(issue.column) if issue.column is not None else "(table)",
-                    _n(issue.count) if issue.count is not None else "—",
+                    _rows_cell(issue.rows, issue.row_share, issue.count),
                     escape_markdown(issue.message, MAX_TEXT_CHARS),
+                    _examples_cell(issue.examples, issue.sample_rows),
                 ]
                 for rank, issue in enumerate(report.issues, start=1)
             ],
         )
     else:
         out.append("No issues found.")
+
+    out += ["", "## Recommendations", ""]
+    actions: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for issue in report.issues:
+        if issue.recommendation and issue.recommendation not in seen:
+            seen.add(issue.recommendation)
+            actions.append((issue.recommendation, issue.treatment))
+    for text in report.recommendations:  # reports built before per-issue recommendations
+        if text not in seen:
+            seen.add(text)
+            actions.append((text, None))
+    if actions:
+        shown = actions[:MAX_TABLE_ROWS]
+        for i, (text, treatment) in enumerate(shown, start=1):
+            line = f"{i}. {escape_markdown(text, MAX_TEXT_CHARS)}"
+            if treatment:
+                line += f" _Platform: {escape_markdown(treatment, MAX_TEXT_CHARS)}_"
+            out.append(line)
+        if len(actions) > len(shown):
+            out += ["", f"_… {_n(len(actions) - len(shown))} more in the JSON report._"]
+    else:
+        out.append("Nothing to fix: no actionable issues were found.")
 
     out += ["", "## Columns", ""]
     if report.columns_profile:
@@ -188,7 +249,9 @@ def render_markdown(
 
     out += ["", "## Outliers", ""]
     flagged = [
-        c for c in report.columns_profile if c.outliers and (c.outliers.iqr_count or c.outliers.zscore_count)
+        c
+        for c in report.columns_profile
+        if c.outliers and (c.outliers.iqr_count or c.outliers.zscore_count or c.outliers.far_count)
     ]
     if flagged:
         threshold = _num(flagged[0].outliers.zscore_threshold if flagged[0].outliers else None)
@@ -198,6 +261,8 @@ def render_markdown(
                 "IQR outliers",
                 "IQR fences",
                 f"z-score outliers (\\|z\\| > {threshold})",
+                "Implausible (far out)",
+                "Far-out fences",
                 "Sample rows",
             ],
             [
@@ -206,25 +271,43 @@ def render_markdown(
                     _n(c.outliers.iqr_count),
                     f"[{_num(c.outliers.iqr_lower)}, {_num(c.outliers.iqr_upper)}]",
                     _n(c.outliers.zscore_count),
+                    _n(c.outliers.far_count),
+                    f"[{_num(c.outliers.far_lower)}, {_num(c.outliers.far_upper)}]"
+                    + (" (log scale)" if c.outliers.far_scale == "log" else "")
+                    if c.outliers.far_scale
+                    else "—",
                     ", ".join(str(i) for i in c.outliers.sample_rows) or "—",
                 ]
                 for c in flagged
                 if c.outliers is not None
             ],
         )
-        out += ["", "_Sample rows are 0-based row positions, most extreme first._"]
+        out += [
+            "",
+            "_Statistical outliers (IQR, z-score) are often genuine and are not scored; implausible values lie "
+            "beyond 3 x IQR (on log(1 + x) for non-negative columns) and lower the plausibility score. Sample rows "
+            "are 0-based row positions, most extreme first._",
+        ]
     else:
         out.append("No outliers detected by the IQR or z-score rules.")
-
-    out += ["", "## Recommendations", ""]
-    if report.recommendations:
-        shown = report.recommendations[:MAX_TABLE_ROWS]
-        out += [f"{i}. {escape_markdown(text, MAX_TEXT_CHARS)}" for i, text in enumerate(shown, start=1)]
-        if len(report.recommendations) > len(shown):
-            out += ["", f"_… {_n(len(report.recommendations) - len(shown))} more in the JSON report._"]
-    else:
-        out.append("Nothing to fix: no actionable issues were found.")
     return "\n".join(out) + "\n"
+
+
+def _examples_cell(examples: list[str], sample_rows: list[int]) -> str:
+    """Offending values when the finding has them, else where to look (0-based row positions)."""
+    if examples:
+        return escape_markdown(", ".join(examples), MAX_CELL_CHARS)
+    if sample_rows:
+        return ("row " if len(sample_rows) == 1 else "rows ") + ", ".join(str(i) for i in sample_rows[:5])
+    return "—"
+
+
+def _rows_cell(rows: int | None, share: float | None, count: int | None) -> str:
+    if rows is not None:
+        return f"{_n(rows)} ({_pct(share or 0.0)})"
+    if count is not None:
+        return f"{_n(count)} values"
+    return "—"
 
 
 def _issue_counts(report: QualityReport) -> str:

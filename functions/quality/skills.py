@@ -1,12 +1,21 @@
-"""The quality agent's skill: a hub dataset -> a quality report (JSON + Markdown) in the hub."""
+"""The quality agent's skill: a hub dataset -> a quality report (JSON + Markdown) in the hub.
+
+The dataset's catalog item carries ingestion's loading notes (``metadata["warnings"]``): the
+repairs made before the table reached us ("$93.46" -> 93.46) are problems of the user's file, so
+they go to the profiler with the table and are reported and scored too.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from analystack.a2a_kit.executor import ArtifactRef, ProgressReporter, SkillRequest, SkillResult
 from analystack.hub import DATASET_ID_IN_TEXT, DataHub
 from analystack.models import Producer
+
+if TYPE_CHECKING:
+    from functions.quality.profiling import QualityReport
 
 
 class AssessQualitySkill:
@@ -23,12 +32,17 @@ class AssessQualitySkill:
         report(
             10, f"profiling {len(frame):,} rows x {frame.shape[1]} columns of {item.name}", stage="profiling"
         )
-        quality = profile_table(frame, progress=lambda fraction, message: report(10 + 75 * fraction, message))
-        outliers = sum(c.outliers.iqr_count for c in quality.columns_profile if c.outliers)
+        notes = item.metadata.get("warnings")
+        quality = profile_table(
+            frame,
+            progress=lambda fraction, message: report(10 + 75 * fraction, message),
+            load_notes=notes if isinstance(notes, list) else (),
+        )
+        implausible = sum(c.outliers.far_count for c in quality.columns_profile if c.outliers)
         report(
             88,
             f"found {quality.missing_cells:,} missing cells, {quality.duplicate_rows:,} duplicate rows, "
-            f"{outliers:,} IQR outliers; score {quality.score:.1f} ({quality.grade})",
+            f"{implausible:,} implausible values; score {quality.score:.1f} ({quality.grade})",
             stage="scoring",
         )
         producer = Producer(agent="quality", job_id=request.job_id, step_id=request.step_id)
@@ -64,8 +78,17 @@ class AssessQualitySkill:
                 ArtifactRef(name=i.name, item_id=i.item_id, s3_uri=i.s3_uri, media_type=i.media_type)
                 for i in (json_item, markdown_item)
             ],
-            summary=(
-                f"Quality score {quality.score:.1f}/100 (grade {quality.grade}): {len(quality.issues)} issues, "
-                f"{quality.missing_cells:,} missing cells, {quality.duplicate_rows:,} duplicate rows, {outliers:,} outliers"
-            ),
+            summary=_summary(quality),
         )
+
+
+def _summary(quality: QualityReport) -> str:
+    """One paragraph for the job's answer: score, grade and what it means, the top findings."""
+    scored = [i for i in quality.issues if i.dimension is not None]
+    # Long messages carry their details after the first colon; the headline is enough here.
+    top = "; ".join(i.message if len(i.message) <= 160 else i.message.split(":")[0] for i in scored[:3])
+    return (
+        f"Quality score {quality.score:.1f}/100 (grade {quality.grade}: {quality.grade_meaning}): "
+        f"{len(quality.issues)} issues, {quality.missing_cells:,} missing cells, "
+        f"{quality.duplicate_rows:,} duplicate rows." + (f" Top: {top}" if top else "")
+    )

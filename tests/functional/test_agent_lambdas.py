@@ -16,8 +16,8 @@ pytestmark = pytest.mark.functional
 
 AGENTS = {
     "ingestion": ("functions.ingestion.handler", {"ingest"}),
-    "quality": ("functions.quality.handler", {"assess_quality"}),
-    "orchestrator": ("orchestrator.handler", {"analyze", "finalize"}),
+    "quality": ("functions.quality.handler", {"assess_quality", "clean_data"}),
+    "orchestrator": ("orchestrator.handler", {"analyze", "plan", "finalize", "replan", "ask", "relay"}),
 }
 
 

@@ -85,11 +85,21 @@ def test_planted_outlier_is_flagged_by_iqr_and_zscore_with_its_row_position() ->
     # Tukey fences from Q1=6 and Q3=16 (linear interpolation over 21 values).
     assert column.outliers.iqr_lower == pytest.approx(6 - 1.5 * 10)
     assert column.outliers.iqr_upper == pytest.approx(16 + 1.5 * 10)
-    outlier_issues = [i for i in report.issues if i.kind == "outliers"]
-    assert len(outlier_issues) == 1
-    assert outlier_issues[0].column == "value"
-    assert outlier_issues[0].count == 1
-    assert outlier_issues[0].severity == "warning"  # flagged by both rules
+    # Far-out fences: 3 x IQR on log(1 + x) (the column is non-negative), back-transformed.
+    t1, t3 = math.log1p(6), math.log1p(16)
+    assert column.outliers.far_scale == "log"
+    assert column.outliers.far_upper == pytest.approx(math.expm1(t3 + 3 * (t3 - t1)))
+    assert column.outliers.far_lower == 0.0  # expm1(t1 - 3 x span) < 0: no lower fence above zero
+    assert column.outliers.far_count == 1
+    implausible = [i for i in report.issues if i.kind == "implausible_values"]
+    assert len(implausible) == 1
+    assert implausible[0].column == "value"
+    assert implausible[0].rows == implausible[0].count == 1
+    assert implausible[0].sample_rows == [7]
+    assert implausible[0].examples == ["1,000"]
+    assert implausible[0].dimension == "plausibility"
+    # Its one statistical outlier is the implausible value: not reported a second time.
+    assert "outliers" not in _kinds(report)
 
 
 def test_numeric_stats_match_numpy_and_pandas() -> None:
@@ -335,14 +345,20 @@ def test_clean_table_scores_higher_than_dirty_table_and_grades_are_consistent() 
     clean = profile_table(_clean_frame(), now=NOW)
     dirty = profile_table(_dirty_frame(), now=NOW)
     assert clean.score > dirty.score
-    assert dirty.score < 80.0  # D: a third of its cells missing, 60 % duplicate rows
+    assert dirty.score < 60.0  # F: over a quarter of its rows incomplete, 60 % duplicate rows
     assert clean.grade == "A"
     assert clean.score_breakdown["completeness"] == 100.0
     assert clean.score_breakdown["uniqueness"] == 100.0
     assert clean.score_breakdown["validity"] == 100.0
     for report in (clean, dirty):
         assert report.grade == grade_for(report.score)
-        assert set(report.score_breakdown) == {"completeness", "validity", "uniqueness", "consistency"}
+        assert set(report.score_breakdown) == {
+            "completeness",
+            "validity",
+            "uniqueness",
+            "consistency",
+            "plausibility",
+        }
     assert dirty.duplicate_rows == 15  # 10 rows repeated once, then 5 of them again
     assert dirty.score_breakdown["uniqueness"] < 100.0
     assert dirty.score_breakdown["validity"] < 100.0

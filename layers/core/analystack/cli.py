@@ -98,29 +98,42 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         else:
             with path.open("rb") as handle:
                 response = http.post("/analyze", data=data, files={"file": (path.name, handle)})
-        if response.status_code != 202:
-            print(f"error: {response.status_code} {_error_text(response)}", file=sys.stderr)
-            return 1
-        job_id = response.json()["job_id"]
-        print(f"job {job_id} accepted")
-        finished = _follow_progress(http, job_id, timeout=args.timeout)
-        job = http.get(f"/jobs/{job_id}").json()
-        out = Path(args.out or Path("analystack-results") / job_id).resolve()
-        _write_results(http, job, out)
-        print()
-        print(job.get("summary") or "")
-        status = job.get("status")
-        if not finished:
-            print(f"timed out after {args.timeout}s; the job is still {status}")
-        elif status == "failed":
-            print(f"job failed: {(job.get('error') or {}).get('message')}")
-        for step in job.get("steps", []):
-            print(f"  {step['step_id']:<12} {step['agent']:<13} {step['status']}")
-        reports = sorted((out / "artifacts").glob("*-report.html"))
-        if reports:
-            print(f"report: {reports[0]}")
-        print(f"results: {out} ({len(list((out / 'artifacts').iterdir()))} artifacts)")
-        return 0 if status == "succeeded" else 1
+        return _run_job(http, response, args)
+
+
+def cmd_followup(args: argparse.Namespace) -> int:
+    """A follow-up turn in a session: it reuses the session's latest dataset and target."""
+    with _api_endpoint(args.api) as api, httpx.Client(base_url=api, timeout=120) as http:
+        response = http.post("/analyze", json={"request": args.request, "session_id": args.session})
+        return _run_job(http, response, args)
+
+
+def _run_job(http: httpx.Client, response: httpx.Response, args: argparse.Namespace) -> int:
+    if response.status_code != 202:
+        print(f"error: {response.status_code} {_error_text(response)}", file=sys.stderr)
+        return 1
+    accepted = response.json()
+    job_id = accepted["job_id"]
+    print(f"job {job_id} accepted (session {accepted.get('session_id')})")
+    finished = _follow_progress(http, job_id, timeout=args.timeout)
+    job = http.get(f"/jobs/{job_id}").json()
+    out = Path(args.out or Path("analystack-results") / job_id).resolve()
+    _write_results(http, job, out)
+    print()
+    print(job.get("summary") or "")
+    status = job.get("status")
+    if not finished:
+        print(f"timed out after {args.timeout}s; the job is still {status}")
+    elif status == "failed":
+        print(f"job failed: {(job.get('error') or {}).get('message')}")
+    for step in job.get("steps", []):
+        print(f"  {step['step_id']:<12} {step['agent']:<13} {step['status']}")
+    reports = sorted((out / "artifacts").glob("*-report.html"))
+    if reports:
+        print(f"report: {reports[0]}")
+    print(f"results: {out} ({len(list((out / 'artifacts').iterdir()))} artifacts)")
+    print(f'follow up in this session: analystack followup {job.get("session_id")} "<request>"')
+    return 0 if status == "succeeded" else 1
 
 
 def _analyze_via_direct_upload(http: httpx.Client, path: Path, data: dict[str, str]) -> httpx.Response:
@@ -167,10 +180,32 @@ def _follow_progress(http: httpx.Client, job_id: str, *, timeout: float) -> bool
                 if step not in bars:
                     bars[step] = progress.add_task(event["message"], total=100, step=step)
                 progress.update(bars[step], completed=event["progress"], description=event["message"][:80])
+                if event.get("stage") == "input_required":
+                    progress.stop()
+                    _answer_question(http, job_id)
+                    progress.start()
             if page["finished"]:
                 return True
             time.sleep(0.4)
     return False
+
+
+def _answer_question(http: httpx.Client, job_id: str) -> None:
+    """The job asks something (which column to predict?): ask the person at the terminal."""
+    question = http.get(f"/jobs/{job_id}").json().get("question") or {}
+    text = question.get("text") or "The job needs an answer"
+    print(f"\n? {text}")
+    if not sys.stdin.isatty():
+        print(
+            f"  (not a terminal: answer with POST /jobs/{job_id}/answer; without an answer the job uses "
+            f"'{question.get('default')}' after {question.get('timeout_s')} s)"
+        )
+        return
+    answer = input(f"  answer [{question.get('default')}]: ").strip() or str(question.get("default") or "")
+    if answer:
+        response = http.post(f"/jobs/{job_id}/answer", json={"answer": answer})
+        if response.status_code != 200:
+            print(f"  could not answer: {_error_text(response)}")
 
 
 def _write_results(http: httpx.Client, job: dict[str, Any], out: Path) -> None:
@@ -211,9 +246,30 @@ def _write_results(http: httpx.Client, job: dict[str, Any], out: Path) -> None:
 
 # ---------------------------------------------------------------------------------------- plan
 def cmd_plan(args: argparse.Namespace) -> int:
+    """The plan as JSON: from the gateway's ``POST /plan`` (LLM first) when a stack runs or an LLM is
+    configured, else from the heuristic planner in-process (no stack needed)."""
+    from analystack.settings import get_settings
+
+    explicit = args.api or os.environ.get("ANALYSTACK_API_URL")
+    if explicit or _api_alive(DEFAULT_API) or get_settings().llm.configured:
+        with _api_endpoint(args.api) as api, httpx.Client(base_url=api, timeout=120) as http:
+            body: dict[str, Any] = {"request": args.request}
+            if args.dataset_id:
+                body["dataset_id"] = args.dataset_id
+            response = http.post("/plan", json=body)
+        if response.status_code != 200:
+            print(f"error: {response.status_code} {_error_text(response)}", file=sys.stderr)
+            return 1
+        outputs = response.json()
+        if outputs.get("fallback_reason"):
+            print(f"note: heuristic planner ({outputs['fallback_reason']})", file=sys.stderr)
+        print(json.dumps(outputs.get("plan"), indent=2, ensure_ascii=False))
+        return 0
     from orchestrator.planner import DataSource, plan_request
 
-    plan = plan_request(args.request, source=DataSource(kind="dataset" if args.dataset else "upload"))
+    source = DataSource(kind="dataset") if args.dataset or args.dataset_id else DataSource(kind="upload")
+    plan = plan_request(args.request, source=source)
+    print("note: heuristic planner (no LLM is configured and no stack is running)", file=sys.stderr)
     print(json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False))
     return 0
 
@@ -261,11 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
         )
         command.set_defaults(func=func)
 
+    followup = sub.add_parser(
+        "followup", help="a follow-up request in a session (reuses its dataset and results)"
+    )
+    followup.add_argument("session")
+    followup.add_argument("request")
+    followup.add_argument("--api", default=None)
+    followup.add_argument("--out", default=None)
+    followup.add_argument("--timeout", type=float, default=900)
+    followup.set_defaults(func=cmd_followup)
+
     plan = sub.add_parser("plan", help="print the plan for a request as JSON without running it")
     plan.add_argument("request")
     plan.add_argument(
         "--dataset", action="store_true", help="plan for an existing hub dataset instead of an upload"
     )
+    plan.add_argument("--dataset-id", default=None, help="plan for this hub dataset (its schema is used)")
+    plan.add_argument("--api", default=None, help="API base URL (default: a stack on :8000)")
     plan.set_defaults(func=cmd_plan)
     return parser
 
