@@ -6,9 +6,10 @@ import httpx
 
 from analystack.a2a_kit import AgentService, SkillSpec, build_agent_service
 from analystack.aws import client
-from analystack.runtime import data_hub, event_log, job_store
+from analystack.registry import deployed_agents
+from analystack.runtime import agent_registry, data_hub, event_log, job_store
 from analystack.settings import get_settings
-from orchestrator.discovery import fetch_agent_skills
+from orchestrator.discovery import RefreshAgentsSkill, discover_from_registry, routes_from_registry
 from orchestrator.llm import LlmClient
 from orchestrator.llm_planner import AgentSkillInfo
 from orchestrator.routing import AgentRoute
@@ -41,8 +42,14 @@ def _llm_client() -> LlmClient | None:
 
 
 def _discover_agents() -> list[AgentSkillInfo]:
-    agents = [name for name in _settings.endpoints.agent_functions if name != "orchestrator"]
-    return fetch_agent_skills({name: _settings.endpoints.url_for(name) for name in agents})
+    """The health-checked registry's skills (runtime-registered agents included); live cards while
+    the registry is still empty."""
+    fallback = {name: _settings.endpoints.url_for(name) for name in _settings.endpoints.agent_functions}
+    return discover_from_registry(agent_registry(), fallback_urls=fallback)
+
+
+def _agent_routes() -> list[AgentRoute]:
+    return routes_from_registry(agent_registry())
 
 
 def _http_client() -> httpx.Client:
@@ -106,6 +113,13 @@ def build_orchestrator_service(
                 tags=("orchestration", "clarification"),
             ),
             SkillSpec(
+                id="refresh_agents",
+                name="Refresh the agent registry",
+                description="Seeds the registry from the deployed agents' cards and health-checks every agent "
+                "(card fetch + /health): healthy, degraded or down with its latency. Runs on a schedule.",
+                tags=("discovery", "health"),
+            ),
+            SkillSpec(
                 id="relay",
                 name="Relay a step to an HTTP agent",
                 description="Runs a plan step on an agent registered with an A2A URL only.",
@@ -133,6 +147,9 @@ def build_orchestrator_service(
             ),
             "ask": AskSkill(jobs=job_store(), timeout_s=clarify_timeout_s),
             "relay": RelaySkill(http_factory=_http_client),
+            "refresh_agents": RefreshAgentsSkill(
+                registry=agent_registry(), deployed=deployed_agents(_settings.endpoints)
+            ),
         },
     )
 
@@ -140,6 +157,7 @@ def build_orchestrator_service(
 service = build_orchestrator_service(
     llm=_llm_client(),
     discover=_discover_agents,
+    routes=_agent_routes,
     clarify_timeout_s=_settings.limits.clarify_timeout_s,
 )
 app = service.app

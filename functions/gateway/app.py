@@ -5,16 +5,15 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from analystack.errors import AnalystackError, InvalidInputError
-from analystack.settings import Settings
 from functions.gateway.service import AnalysisService, Upload
 
 MAX_SSE_WAIT_SECONDS = 25.0  # API Gateway cuts integrations at 29 s
@@ -44,10 +43,9 @@ class UploadRequest(BaseModel):
     content_type: str | None = Field(default=None, max_length=127)
 
 
-def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
+def create_gateway_app(*, get_service: Any, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="Analystack gateway", version="0.1.0")
     Service = Annotated[AnalysisService, Depends(get_service)]
-    SettingsDep = Annotated[Settings, Depends(get_settings)]
 
     @app.exception_handler(AnalystackError)
     async def analystack_error(_: Request, exc: AnalystackError) -> JSONResponse:
@@ -250,32 +248,7 @@ def create_gateway_app(*, get_service: Any, get_settings: Any) -> FastAPI:
         except WebSocketDisconnect:
             return
 
-    @app.get("/agents")
-    async def agents(settings: SettingsDep) -> dict[str, Any]:
-        import httpx  # only this route needs an HTTP client; keep it off the cold-start path
-
-        names = sorted(settings.endpoints.agent_functions)
-
-        async def fetch(client: Any, name: str) -> dict[str, Any]:
-            url = settings.endpoints.url_for(name)
-            started = time.monotonic()
-            try:
-                response = await client.get(f"{url}/.well-known/agent-card.json")
-                response.raise_for_status()
-                card = response.json()
-                status = "up"
-            except (httpx.HTTPError, ValueError):
-                card, status = None, "down"
-            return {
-                "agent": name,
-                "url": url,
-                "status": status,
-                "latency_ms": round((time.monotonic() - started) * 1000, 1),
-                "card": card,
-            }
-
-        async with httpx.AsyncClient(timeout=3.0) as client:
-            results = await asyncio.gather(*(fetch(client, name) for name in names))
-        return {"agents": list(results)}
+    for router in routers:
+        app.include_router(router)
 
     return app

@@ -4,8 +4,10 @@ from functools import lru_cache
 
 from analystack.a2a_kit.lambda_handler import make_lambda_handler
 from analystack.aws import client
-from analystack.runtime import data_hub, event_log, job_store
+from analystack.registry import deployed_agents
+from analystack.runtime import agent_registry, data_hub, event_log, job_store
 from analystack.settings import get_settings
+from functions.gateway.agents_api import create_agents_router
 from functions.gateway.app import create_gateway_app
 from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, StepFunctionsCallbacks
 
@@ -30,5 +32,10 @@ def get_service() -> AnalysisService:
     return _service()
 
 
-app = create_gateway_app(get_service=get_service, get_settings=get_settings)
+agents_router = create_agents_router(
+    agent_registry,
+    get_deployed=lambda: deployed_agents(get_settings().endpoints),
+    allow_private_urls=get_settings().endpoints.allow_private_agent_urls,
+)
+app = create_gateway_app(get_service=get_service, routers=[agents_router])
 handler = make_lambda_handler(app)

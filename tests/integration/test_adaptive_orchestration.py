@@ -202,17 +202,19 @@ def test_the_llm_replans_a_missing_target_and_explains_the_outcome(
     assert len(purposes) == 3
 
 
-def test_a_down_agent_fails_over_to_another_agent_with_the_same_skill(
-    cloud: Any, api: httpx.Client, orchestrator: Callable[..., None]
-) -> None:
+def test_a_down_agent_fails_over_to_an_agent_registered_at_runtime(cloud: Any, api: httpx.Client) -> None:
+    """The deployed orchestrator, unchanged: its routes come from the registry, where a standby
+    registered through ``POST /agents`` (reached over A2A at its URL) offers the same skill."""
+
     def down(event: Any, context: Any) -> Any:
         raise AgentUnavailableError("connection refused")
 
-    standby = AgentRoute(
-        agent="quality-standby", skills=("assess_quality",), url=cloud.agent_url("quality"), status="healthy"
-    )
-    orchestrator(routes=lambda: [standby])
+    registered = api.post("/agents", json={"card_url": cloud.agent_url("quality"), "name": "quality-standby"})
+    assert registered.status_code == 201, registered.text
+    listed = {a["agent"]: a for a in api.get("/agents").json()["agents"]}
+    assert listed["quality-standby"]["status"] == "healthy"
     cloud.registry.override(cloud.function_name("quality"), down)
+
     job_id = _submit(api, "check the data quality")
     job = _wait(api, job_id, TERMINAL)
     assert job["status"] == "succeeded", job.get("error")
@@ -229,6 +231,13 @@ def test_a_down_agent_fails_over_to_another_agent_with_the_same_skill(
     history = client("stepfunctions").get_execution_history(executionArn=job["execution_arn"])["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     assert "Failover_quality" in entered
+
+    # Removed at runtime: the next plan has no failover for the step.
+    assert api.delete("/agents/quality-standby").status_code == 204
+    cloud.registry.override(cloud.function_name("quality"), None)
+    again = _wait(api, _submit(api, "check the data quality"), TERMINAL)
+    assert again["status"] == "succeeded", again.get("error")
+    assert again["planning"]["failovers"] == {}
 
 
 def test_a_follow_up_turn_reuses_the_sessions_dataset_and_target(

@@ -181,8 +181,10 @@ def test_agents_answer_a2a_over_http_on_their_ports(cloud: Any) -> None:
     task = response.json()["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED", task["status"]
     assert task["artifacts"][0]["parts"][0]["data"]["outputs"]["rows"] == "2"
-    agents = httpx.get(f"{cloud.api_url}/agents").json()["agents"]
-    assert {a["agent"]: a["status"] for a in agents} == dict.fromkeys(cloud.agent_names(), "up")
+    # The registry, seeded from the deployed agents' cards and health-checked (card + /health).
+    agents = httpx.get(f"{cloud.api_url}/agents", params={"refresh": "true"}).json()["agents"]
+    assert {a["agent"]: a["status"] for a in agents} == dict.fromkeys(cloud.agent_names(), "healthy")
+    assert all(a["latency_ms"] is not None for a in agents)
     assert {"orchestrator", "ingestion", "quality", "eda", "visualization", "automl"} <= set(
         cloud.agent_names()
     )

@@ -504,7 +504,8 @@ def test_completed_steps_are_not_compiled_again() -> None:
     )
     states = definition["States"]
     assert definition["StartAt"] == "automl"
-    assert "ingest" not in states and "eda" not in states
+    assert "ingest" not in states
+    assert "eda" not in states
     assert states["automl"]["Next"] == "visualization"
     assert "resuming after 3 completed" in definition["Comment"]
     with pytest.raises(InvalidInputError):

@@ -7,6 +7,7 @@ from functools import lru_cache
 from analystack.aws import client
 from analystack.hub import DataHub
 from analystack.jobs import EventLog, JobStore
+from analystack.registry.store import DynamoDbAgentRegistry
 from analystack.settings import get_settings
 
 
@@ -29,3 +30,10 @@ def job_store() -> JobStore:
 @lru_cache(maxsize=1)
 def event_log() -> EventLog:
     return EventLog(table=get_settings().resources.events_table, dynamodb_client=client("dynamodb"))
+
+
+@lru_cache(maxsize=1)
+def agent_registry() -> DynamoDbAgentRegistry:
+    return DynamoDbAgentRegistry(
+        table=get_settings().resources.registry_table, dynamodb_client=client("dynamodb")
+    )

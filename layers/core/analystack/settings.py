@@ -38,6 +38,9 @@ class AgentEndpoints(BaseModel):
     agent_functions: dict[str, str] = Field(default_factory=dict)
     """agent short name -> Lambda function name/ARN, for Step Functions tasks and direct invokes."""
     call_timeout_seconds: float = Field(default=120.0, gt=0, le=900)
+    allow_private_agent_urls: bool = False
+    """Whether agents may be registered at loopback/private addresses (the local cloud's agents
+    live on loopback; on AWS registration refuses them, see ``analystack.registry.cards``)."""
     progress_management_url: str = ""
     """The WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>)."""
 

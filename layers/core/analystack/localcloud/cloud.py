@@ -127,7 +127,19 @@ class LocalCloud:
         self.deploy()
         if self.serve_http:
             self._serve()
+            self.refresh_agents()
         return self
+
+    def refresh_agents(self) -> None:
+        """Seed the agent registry from the served agents' cards and health-check them, as the
+        template's schedule does on AWS (schedules do not fire here)."""
+        from analystack.registry import deployed_agents, new_http_client, refresh_registry
+        from analystack.runtime import agent_registry
+        from analystack.settings import get_settings
+
+        agent_registry.cache_clear()  # the table name comes from this deploy's settings
+        with new_http_client() as http:
+            refresh_registry(agent_registry(), http, deployed_agents(get_settings().endpoints))
 
     def stop(self) -> None:
         for server in reversed(self._servers):
@@ -162,6 +174,8 @@ class LocalCloud:
         }
         os.environ["ANALYSTACK_ENDPOINTS__AGENT_URLS"] = json.dumps(agent_urls)
         os.environ["ANALYSTACK_ENDPOINTS__PUBLIC_API_URL"] = self.api_url
+        # Agents here live on loopback, so registering one at a loopback URL must be allowed.
+        os.environ["ANALYSTACK_ENDPOINTS__ALLOW_PRIVATE_AGENT_URLS"] = "true"
         get_settings.cache_clear()
         for spec in self.stack.functions.values():
             self.registry.register(spec.name, spec.arn, spec.handler, spec.timeout)

@@ -36,6 +36,7 @@ _SKIPPED_TYPES = {
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Integration",
     "AWS::ApiGatewayV2::Deployment",
+    "AWS::Events::Rule",  # schedules do not fire locally; the cloud refreshes the registry at start
 }
 
 _NAME_PROPERTY = {
