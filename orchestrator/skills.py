@@ -585,6 +585,9 @@ class FinalizeSkill:
                 steps=records,
                 summary=summary,
                 synthesis=synthesis,
+                llm_usage=_total_llm_usage(
+                    [(job.planning or {}), *self._jobs.get(job_id).decisions, synthesis]
+                ),
                 finished_at=utc_now(),
                 error={"code": "analysis_failed", "message": error_text} if error_text else None,
                 result={
@@ -780,6 +783,28 @@ class FinalizeSkill:
             parents=[html_item.item_id],
         )
         return {"html": html_item, "markdown": markdown_item, "json": json_item}
+
+
+def _total_llm_usage(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job's LLM bill: calls, tokens and list-price cost over planning, replans and synthesis
+    (``cost_usd`` is ``None`` when a model's price is unknown, e.g. a local server)."""
+    calls = prompt = completion = 0
+    cost: float | None = 0.0
+    for record in records:
+        usage = record.get("llm_usage") or {}
+        calls += len(record.get("llm_prompts") or [])
+        prompt += int(usage.get("prompt_tokens") or 0)
+        completion += int(usage.get("completion_tokens") or 0)
+        if usage and usage.get("cost_usd") is None:
+            cost = None
+        elif cost is not None:
+            cost += float(usage.get("cost_usd") or 0.0)
+    return {
+        "calls": calls,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": round(cost, 8) if cost is not None else None,
+    }
 
 
 def _decisions_note(decisions: list[dict[str, Any]]) -> str:

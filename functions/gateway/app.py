@@ -142,6 +142,11 @@ def create_gateway_app(*, get_service: Any, routers: Sequence[APIRouter] = ()) -
         """Answer the question of a job waiting in ``input_required``; the job resumes."""
         return await asyncio.to_thread(service.answer, job_id, body.answer)
 
+    @app.post("/sessions/{session_id}/answer")
+    async def answer_in_session(session_id: str, body: AnswerRequest, service: Service) -> dict[str, Any]:
+        """Answer the question of the session's waiting job (the conversational way to reply)."""
+        return await asyncio.to_thread(service.answer_in_session, session_id, body.answer)
+
     @app.get("/sessions/{session_id}")
     async def get_session(session_id: str, request: Request, service: Service) -> dict[str, Any]:
         """The session's turns with their jobs, datasets and artifacts (multi-turn context)."""

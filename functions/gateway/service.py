@@ -349,6 +349,17 @@ class AnalysisService:
         )
         return {"job_id": job_id, "status": JobStatus.RUNNING.value, "answer": answer}
 
+    def answer_in_session(self, session_id: str, text: str | None) -> dict[str, Any]:
+        """The user answers in the conversation: the session's job that is waiting gets the answer."""
+        turns = self._jobs.session_turns(session_id)
+        if not turns:
+            raise NotFoundError(f"No session with id '{session_id}'")
+        for turn in reversed(turns):
+            job = self._jobs.get(str(turn["job_id"]))
+            if job.status == JobStatus.INPUT_REQUIRED:
+                return self.answer(job.job_id, text)
+        raise ConflictError(f"No job of session '{session_id}' is waiting for an answer")
+
     def plan(self, request: str | None, *, dataset_id: str | None = None) -> dict[str, Any]:
         text = clean_request_text(request)
         if dataset_id:

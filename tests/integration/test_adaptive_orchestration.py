@@ -122,8 +122,13 @@ def test_an_ambiguous_target_asks_the_user_and_the_answer_resumes_the_run(
     events = api.get(f"/jobs/{job_id}/events", params={"format": "json"}).json()["events"]
     assert any(e["stage"] == "input_required" for e in events)
 
-    answered = api.post(f"/jobs/{job_id}/answer", json={"answer": "units"})
+    session = api.get(f"/sessions/{paused['session_id']}").json()
+    assert session["turns"][0]["question"]["text"] == question["text"]
+    assert api.post(f"/jobs/{job_id}/answer", json={"answer": ""}).status_code == 400
+    # Answered in the conversation: the session's waiting job gets it.
+    answered = api.post(f"/sessions/{paused['session_id']}/answer", json={"answer": "units"})
     assert answered.status_code == 200, answered.text
+    assert answered.json()["job_id"] == job_id
     again = api.post(f"/jobs/{job_id}/answer", json={"answer": "units"})
     assert again.status_code == 409  # the question is closed
 
@@ -158,6 +163,9 @@ def test_without_an_answer_the_best_guess_is_used_and_recorded(
     job_id = _submit(api, NO_TARGET_REQUEST)
     job = _wait(api, job_id, TERMINAL)
     assert job["status"] == "succeeded", job.get("error")
+    assert job["planner"] == "heuristic"  # no LLM configured: the job says which planner ran
+    assert job["planning"]["fallback_reason"] == "no LLM is configured"
+    assert "no LLM is configured" in job["summary"]
     assert "timeout" in _kinds(job)
     replan = next(d for d in job["decisions"] if d["kind"] == "replan")
     assert replan["guessed"] is True
@@ -167,9 +175,20 @@ def test_without_an_answer_the_best_guess_is_used_and_recorded(
     assert target in replan["change"]
 
 
-def test_the_llm_replans_a_missing_target_and_explains_the_outcome(
+def test_the_llm_plans_fails_over_replans_and_explains(
     cloud: Any, api: httpx.Client, orchestrator: Callable[..., None]
 ) -> None:
+    """The issue's whole story in one job: LLM plan, Step Functions, a down agent failing over to a
+    runtime-registered one, a missing target replanned once by the LLM, an LLM explanation."""
+    from analystack.runtime import agent_registry
+    from orchestrator.discovery import routes_from_registry
+
+    def down(event: Any, context: Any) -> Any:
+        raise AgentUnavailableError("connection refused")
+
+    registered = api.post("/agents", json={"card_url": cloud.agent_url("quality"), "name": "quality-standby"})
+    assert registered.status_code == 201, registered.text
+    cloud.registry.override(cloud.function_name("quality"), down)
     plan = plan_request(NO_TARGET_REQUEST, source=DataSource(kind="upload")).model_dump(mode="json")
     plan.pop("planner")
     assert "target" not in next(s for s in plan["steps"] if s["agent"] == "automl")["inputs"]
@@ -185,21 +204,32 @@ def test_the_llm_replans_a_missing_target_and_explains_the_outcome(
     }
     with OpenAIStub([plan, decision, narration]) as stub:
         llm = LlmClient(model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=20, max_retries=0)
-        orchestrator(llm=llm)
+        orchestrator(llm=llm, routes=lambda: routes_from_registry(agent_registry()))
         job_id = _submit(api, NO_TARGET_REQUEST)
         job = _wait(api, job_id, TERMINAL)
-        purposes = [str(r["messages"][0]["content"])[:60] for r in stub.requests]
+        calls = len(stub.requests)
     assert job["status"] == "succeeded", job.get("error")
     assert job["planner"] == "llm"
-    replan = next(d for d in job["decisions"] if d["kind"] == "replan")
-    assert replan["decided_by"] == "llm"
-    assert replan["reason"] == decision["reason"]
-    assert replan["llm_prompts"][0]["purpose"] == "replan"  # the replanning prompt is audited too
-    assert "region,visits" not in str(replan["llm_prompts"])  # schema only, never the rows
+    assert job["planning"]["fallback_reason"] is None
+    # Failover, through the first execution's Catch path.
+    assert _step(job, "quality")["agent"] == "quality-standby"
+    assert "failover" in _kinds(job)
+    # Replanned once, by the LLM, with its prompt audited (schema only, never the rows).
+    replans = [d for d in job["decisions"] if d["kind"] == "replan"]
+    assert len(replans) == 1
+    assert replans[0]["decided_by"] == "llm"
+    assert replans[0]["reason"] == decision["reason"]
+    assert replans[0]["llm_prompts"][0]["purpose"] == "replan"
+    assert "region,visits" not in str(replans[0]["llm_prompts"])
     assert _step(job, "automl")["outputs"]["target"] == "units"
+    assert len(job["executions"]) == 2
+    # Explained by the LLM; token accounting for every call.
     assert job["synthesis"]["narrator"] == "llm"
     assert job["summary"].startswith("A model now predicts units")
-    assert len(purposes) == 3
+    assert calls == 3
+    usage = job["llm_usage"]
+    assert usage["calls"] == 3
+    assert usage["prompt_tokens"] > 0
 
 
 def test_a_down_agent_fails_over_to_an_agent_registered_at_runtime(cloud: Any, api: httpx.Client) -> None:
@@ -273,3 +303,19 @@ def test_a_follow_up_turn_reuses_the_sessions_dataset_and_target(
     assert api.get("/sessions/nope").status_code == 404
     no_data = api.post("/analyze", json={"request": "retrain", "session_id": "ses-empty"})
     assert no_data.status_code == 404
+
+
+def test_plan_only_returns_the_plan_without_running_it(cloud: Any, api: httpx.Client) -> None:
+    response = api.post("/plan", json={"request": "매출 데이터를 분석하고 예측 모델을 만들어주세요"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["planner"] == "heuristic"
+    assert body["fallback_reason"] == "no LLM is configured"
+    plan = body["plan"]
+    assert plan["language"] == "ko"
+    assert [s["agent"] for s in plan["steps"]] == ["ingestion", "quality", "eda", "automl", "visualization"]
+    machines = client("stepfunctions").list_state_machines()["stateMachines"]
+    assert not [m for m in machines if m["name"].startswith("analystack-plan-")]  # nothing ran
+    assert api.post("/plan", json={"request": ""}).status_code == 400
+    unknown = api.post("/plan", json={"request": "profile it", "dataset_id": "ds-00000000000000000000"})
+    assert unknown.status_code == 404

@@ -63,6 +63,8 @@ class JobRecord(BaseModel):
     synthesis: dict[str, Any] | None = None
     """How the summary was written: narrator (llm | template), why the LLM's was not used, the
     facts it cited, its usage and every prompt sent (audit)."""
+    llm_usage: dict[str, Any] | None = None
+    """The job's LLM bill over planning, replanning and synthesis: calls, tokens, cost."""
     result: dict[str, Any] | None = None
 
 
