@@ -17,7 +17,10 @@ pytestmark = pytest.mark.functional
 AGENTS = {
     "ingestion": ("functions.ingestion.handler", {"ingest"}),
     "quality": ("functions.quality.handler", {"assess_quality", "clean_data"}),
-    "orchestrator": ("orchestrator.handler", {"analyze", "plan", "finalize", "replan", "ask", "relay", "refresh_agents"}),
+    "orchestrator": (
+        "orchestrator.handler",
+        {"analyze", "plan", "finalize", "replan", "ask", "relay", "refresh_agents"},
+    ),
 }
 
 
