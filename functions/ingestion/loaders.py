@@ -70,6 +70,8 @@ MAX_COLUMN_NAME_CHARS: Final = 128
 CONVERSION_THRESHOLD: Final = 0.95
 CATEGORICAL_MAX_RATIO: Final = 0.05
 CATEGORICAL_MAX_DISTINCT: Final = 1000
+# Rows of a column infer_schema looks at before counting all its distinct values.
+_SCHEMA_PROBE_ROWS: Final = 20_000
 
 # Internal "kinds" are finer than the public formats: "text" means sniff JSON vs delimited,
 # "xls" is the legacy binary workbook that needs xlrd.
@@ -343,11 +345,18 @@ def _logical_type(column: pd.Series, rows: int) -> str:
     if is_datetime64_any_dtype(dtype):
         return "datetime"
     if is_string_dtype(dtype) or is_object_dtype(dtype):
+        limit = min(CATEGORICAL_MAX_DISTINCT, CATEGORICAL_MAX_RATIO * rows)
         try:
+            # A part of the column never has more distinct values than the whole, so an evenly
+            # spaced part over the limit settles it exactly: identifiers and free text on 1M
+            # rows are decided from ~20k values instead of hashing them all (0.3 s per column).
+            step = max(1, len(column) // _SCHEMA_PROBE_ROWS)
+            if step > 1 and int(column.iloc[::step].nunique(dropna=True)) > limit:
+                return "string"
             distinct = int(column.nunique(dropna=True))
         except TypeError:  # lists or dicts: unhashable, so never a grouping key
             return "string"
-        if 0 < distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= CATEGORICAL_MAX_RATIO * rows:
+        if 0 < distinct <= limit:
             return "categorical"
     return "string"
 

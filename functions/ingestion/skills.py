@@ -48,6 +48,7 @@ class IngestSkill:
         data = self._hub.read_bytes(source_uri, max_bytes=self._limits.max_bytes)
         report(30, f"read {_human_bytes(len(data))} from {filename}", stage="reading")
         table = load_table(data, filename, limits=self._limits)
+        del data  # the upload's bytes (as large as the file) are not needed while the dataset is written
         frame = table.frame
         rows, columns = frame.shape
         details = f"{table.format}" + (f", {table.encoding}" if table.encoding else "")

@@ -13,7 +13,9 @@ This module holds the pure logic behind that answer:
   statistics over all rows, and scatter plots show a deterministic random sample (plus a fit
   computed on all rows). A figure of a 1M-row table therefore stays a few hundred kilobytes.
 * :func:`figure_json` and :func:`figure_html` serialise a figure; the HTML embeds plotly.js
-  inline because the platform must work without the internet (no CDN).
+  inline because the platform must work without the internet (no CDN). :func:`figure_page`
+  gives the same page as :class:`HtmlPage` parts (the text around plotly.js), so a writer can
+  compress plotly.js once per container instead of once per page.
 
 Like every logic module, this one imports no AWS, HTTP or A2A code and reads no environment
 (DESIGN.md section 3). User-provided text (column names, category values) is HTML-escaped
@@ -21,6 +23,7 @@ before it reaches Plotly text, which interprets a subset of HTML; figure JSON es
 ``>`` and ``/`` itself, so a hostile name cannot close a ``<script>`` element.
 """
 
+import functools
 import hashlib
 import html
 import math
@@ -38,6 +41,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from pandas.api import types as ptypes
+from plotly.offline import get_plotlyjs
 from pydantic import BaseModel, ConfigDict, Field
 
 from analystack.errors import EmptyDataError, InvalidInputError, UnknownColumnError
@@ -57,9 +61,14 @@ __all__ = [
     "Aggregation",
     "ChartKind",
     "ChartSpec",
+    "HtmlPage",
+    "figure_dict",
     "figure_html",
     "figure_json",
+    "figure_page",
     "html_document",
+    "plotly_js",
+    "plotly_page",
     "recommend_charts",
     "render_chart",
 ]
@@ -2066,20 +2075,84 @@ footer.page { padding: 0 28px 24px; color: var(--muted); font-size: 0.8rem; }
 """.strip()
 
 
-def html_document(title: str, body: str, *, head_scripts: str = "") -> str:
-    """A complete, self-contained HTML page (no external fonts, styles or scripts).
-
-    Shared by :func:`figure_html` and the dashboard so both pages look alike. ``title`` is
-    escaped here; ``body`` and ``head_scripts`` must already be safe HTML.
-    """
+def _document_start(title: str) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="analystack visualization">\n'
         f"<title>{html.escape(title)}</title>\n<style>\n{_PAGE_CSS}\n</style>\n"
-        f"{head_scripts}</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
+
+
+def _document_end(body: str) -> str:
+    return f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+
+
+def html_document(title: str, body: str, *, head_scripts: str = "") -> str:
+    """A complete, self-contained HTML page (no external fonts, styles or scripts).
+
+    Shared by :func:`figure_html` and the dashboard so both pages look alike. ``title`` is
+    escaped here; ``body`` and ``head_scripts`` must already be safe HTML.
+    """
+    return _document_start(title) + head_scripts + _document_end(body)
+
+
+@functools.cache
+def plotly_js() -> str:
+    """plotly.js, read from the package once per container (plotly reads the file on every call)."""
+    return str(get_plotlyjs())
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """A self-contained page kept as the text around its inlined plotly.js.
+
+    Why: plotly.js is ~4.8 MB of every page. Kept apart, it is not copied into each page's
+    string, and the writer can store the page as parts whose plotly.js is compressed once per
+    container (``analystack.hub.SharedPart``); the stored artifact is still one whole page.
+    """
+
+    head: str
+    tail: str
+
+    def text(self) -> str:
+        """The whole page."""
+        return self.head + plotly_js() + self.tail
+
+    def parts(self, library: bytes | None = None) -> list[bytes]:
+        """The page as UTF-8 parts whose concatenation is ``text().encode()``; ``library`` is
+        plotly.js already encoded (a writer's cached, shared copy), encoded here when omitted."""
+        return [self.head.encode(), plotly_js().encode() if library is None else library, self.tail.encode()]
+
+
+def plotly_page(title: str, body: str) -> HtmlPage:
+    """:func:`html_document` with plotly.js inlined once in ``<head>``; ``body`` must be safe HTML."""
+    return HtmlPage(
+        head=_document_start(title)
+        + "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
+        + '<script type="text/javascript">',
+        tail="</script>\n" + _document_end(body),
+    )
+
+
+def figure_dict(fig: go.Figure, **layout: Any) -> dict[str, Any]:
+    """The figure as a plain dict with ``layout`` entries replaced (``None`` removes one).
+
+    Why not ``go.Figure(fig).update_layout(...)``: copying a figure re-validates every property
+    (~10x slower than ``to_dict``), and the caller's figure must stay untouched either way.
+    ``margin`` is merged into the existing margin, as ``update_layout`` does.
+    """
+    figure = fig.to_dict()
+    current = figure.setdefault("layout", {})
+    for key, value in layout.items():
+        if value is None:
+            current.pop(key, None)
+        elif key == "margin":
+            current[key] = {**current.get(key, {}), **value}
+        else:
+            current[key] = value
+    return figure
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -2091,29 +2164,33 @@ def figure_json(fig: go.Figure) -> str:
     return str(pio.to_json(fig, validate=False))
 
 
-def figure_html(fig: go.Figure, *, title: str) -> str:
-    """A standalone HTML page for one figure that works offline.
+def figure_page(fig: go.Figure, *, title: str) -> HtmlPage:
+    """A standalone page for one figure that works offline, as :class:`HtmlPage` parts.
 
     plotly.js (~4.8 MB) is embedded inline rather than loaded from a CDN: the platform runs
-    without the internet and the page must render wherever it is opened. The figure is copied
-    and sized to the window; ``fig`` itself is not modified.
+    without the internet and the page must render wherever it is opened. The figure is drawn
+    sized to the window; ``fig`` itself is not modified.
 
     Args:
         fig: The figure.
         title: The page title (escaped).
 
     Returns:
-        The HTML document.
+        The page; ``figure_page(...).text()`` is :func:`figure_html`.
     """
-    page_fig = go.Figure(fig)
-    page_fig.update_layout(height=None, autosize=True)
     div = pio.to_html(
-        page_fig,
-        include_plotlyjs=True,
+        figure_dict(fig, height=None, autosize=True),
+        include_plotlyjs=False,
         full_html=False,
+        div_id="chart",  # one chart per page; a fixed id keeps the page reproducible
         config=PLOT_CONFIG,
         default_width="100%",
         default_height="100%",
         validate=False,
     )
-    return html_document(title, f'<main class="single">{div}</main>')
+    return plotly_page(title, f'<main class="single">{div}</main>')
+
+
+def figure_html(fig: go.Figure, *, title: str) -> str:
+    """A standalone HTML page for one figure that works offline (see :func:`figure_page`)."""
+    return figure_page(fig, title=title).text()

@@ -21,12 +21,11 @@ from typing import Any
 import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.offline import get_plotlyjs
 
 from analystack.errors import InvalidInputError
-from functions.visualization.charts import PLOT_CONFIG, ChartSpec, html_document
+from functions.visualization.charts import PLOT_CONFIG, ChartSpec, HtmlPage, figure_dict, plotly_page
 
-__all__ = ["build_dashboard"]
+__all__ = ["build_dashboard", "build_dashboard_page"]
 
 #: Chart kinds whose figures grow with their content (one row per category/feature/column);
 #: their cards get a taller plot area so labels stay legible.
@@ -37,19 +36,21 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _card_figure(fig: go.Figure) -> tuple[go.Figure, str | None]:
-    """A copy sized by its card, without the title (the card shows it) and its subtitle note.
+def _card_figure(fig: go.Figure) -> tuple[dict[str, Any], str | None]:
+    """A copy (as a dict) sized by its card, without the title (the card shows it) and its
+    subtitle note.
 
     Why a copy: the caller's figure keeps its title and height for other uses (standalone
     HTML, JSON artifacts). The subtitle (sampling/clipping notes) moves under the chart as
     plain text; it was escaped for Plotly, so it is unescaped once and escaped again for HTML.
     """
-    card = go.Figure(fig)
     note = None
-    subtitle = card.layout.title.subtitle.text if card.layout.title and card.layout.title.subtitle else None
+    subtitle = fig.layout.title.subtitle.text if fig.layout.title and fig.layout.title.subtitle else None
     if subtitle:
         note = html.unescape(str(subtitle))
-    card.update_layout(title=None, height=None, autosize=True, margin={"t": 16, "b": 48, "l": 56, "r": 16})
+    card = figure_dict(
+        fig, title=None, height=None, autosize=True, margin={"t": 16, "b": 48, "l": 56, "r": 16}
+    )
     return card, note
 
 
@@ -60,6 +61,17 @@ def build_dashboard(
     subtitle: str | None = None,
     notes: Sequence[str] = (),
 ) -> str:
+    """The dashboard page as text (see :func:`build_dashboard_page`)."""
+    return build_dashboard_page(charts, title=title, subtitle=subtitle, notes=notes).text()
+
+
+def build_dashboard_page(
+    charts: Sequence[tuple[ChartSpec, go.Figure]],
+    *,
+    title: str,
+    subtitle: str | None = None,
+    notes: Sequence[str] = (),
+) -> HtmlPage:
     """Build one self-contained HTML page showing all charts in a responsive grid.
 
     Each chart sits in a card with its ``spec.title`` and, under it, ``spec.reason``; notes
@@ -77,7 +89,8 @@ def build_dashboard(
         notes: Optional bullet points under the heading.
 
     Returns:
-        The HTML document as text (UTF-8 when encoded), with no external resources.
+        The page (no external resources) as :class:`~functions.visualization.charts.HtmlPage`
+        parts around plotly.js; ``.text()`` is the whole document.
 
     Raises:
         InvalidInputError: An item is not a ``(ChartSpec, figure)`` pair, or ``title`` is blank.
@@ -128,8 +141,4 @@ def build_dashboard(
         f'<footer class="page">{count} · interactive charts by Plotly {_esc(plotly.__version__)}, '
         "embedded for offline use.</footer>"
     )
-    scripts = (
-        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
-        f'<script type="text/javascript">{get_plotlyjs()}</script>\n'
-    )
-    return html_document(title, body, head_scripts=scripts)
+    return plotly_page(title, body)

@@ -23,6 +23,7 @@ from functions.eda.analysis import (
     strength_label,
 )
 from functions.eda.report import render_markdown
+from functions.eda.skills import relay_progress
 
 pytestmark = pytest.mark.unit
 
@@ -503,6 +504,35 @@ def test_progress_is_monotonic_and_ends_at_one(sales: pd.DataFrame) -> None:
     messages = [m for _, m in calls]
     assert any(m.startswith("computed ") and "correlations" in m for m in messages)
     assert "tested revenue across 5 region groups" in messages
+
+
+def test_relayed_progress_is_throttled_to_one_event_per_interval() -> None:
+    now = [100.0]
+    sent: list[tuple[float, str]] = []
+    relay = relay_progress(
+        lambda value, message, *, stage=None: sent.append((value, message)),
+        start=5,
+        span=85,
+        interval_s=0.5,
+        clock=lambda: now[0],
+    )
+    for step, fraction in enumerate([0.01, 0.02, 0.1, 0.3, 0.5, 0.9, 1.0]):
+        now[0] = 100.0 + 0.2 * step
+        relay(fraction, f"step {step}")
+    # the first event goes out, then the next one 0.5 s of the fake clock later, and the final 1.0
+    assert sent == [(5 + 85 * 0.01, "step 0"), (5 + 85 * 0.3, "step 3"), (90.0, "step 6")]
+
+
+def test_explore_through_the_relay_still_ends_at_the_final_event(sales: pd.DataFrame) -> None:
+    sent: list[float] = []
+    explore(
+        sales,
+        target="revenue",
+        progress=relay_progress(lambda value, message, *, stage=None: sent.append(value), start=5, span=85),
+    )
+    assert sent[0] > 5
+    assert sent[-1] == 90.0
+    assert sent == sorted(sent)
 
 
 def test_markdown_contains_insights_and_escapes_hostile_names() -> None:

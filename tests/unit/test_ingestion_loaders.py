@@ -1060,6 +1060,19 @@ def test_infer_schema_categorical_thresholds() -> None:
     assert infer_schema(small)[0]["logical_type"] == "categorical"
 
 
+def test_infer_schema_counts_every_row_when_the_probe_is_not_decisive() -> None:
+    rows = 100_000  # over the probe size, so an evenly spaced part is looked at first
+    ids = pd.DataFrame({"id": [f"order-{index}" for index in range(rows)]})
+    assert infer_schema(ids)[0]["logical_type"] == "string"
+    # 1,001 distinct values, all of them between the probed rows (every 5th row is "same"):
+    # the probe sees one value, the full count decides.
+    hidden = ["same" if index % 5 == 0 else f"k{index % 1001}" for index in range(rows)]
+    assert pd.Series(hidden)[::5].nunique() == 1
+    assert infer_schema(pd.DataFrame({"k": hidden}))[0]["logical_type"] == "string"
+    few = ["same" if index % 5 == 0 else f"k{index % 999}" for index in range(rows)]
+    assert infer_schema(pd.DataFrame({"k": few}))[0]["logical_type"] == "categorical"
+
+
 def test_infer_schema_on_loaded_table_and_bad_input() -> None:
     table = load_table(
         b"n,p,flag,day,region\n1,$2.50,yes,2024-01-01,east\n2,$3.00,no,2024-01-02,west\n", "s.csv"

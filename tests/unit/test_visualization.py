@@ -6,10 +6,15 @@ draw first. Other tests pin the behaviours that keep the artifacts safe to ship:
 figure size on 1M rows, offline HTML, and escaping of hostile column names.
 """
 
+import gzip
 import html
 import json
 import re
+import threading
+import zlib
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,16 +23,23 @@ import plotly.io as pio
 import pytest
 from plotly.offline import get_plotlyjs
 
-from analystack.errors import EmptyDataError, InvalidInputError, UnknownColumnError
+from analystack import hub as hub_module
+from analystack.a2a_kit.executor import SkillRequest
+from analystack.errors import EmptyDataError, InvalidInputError, NotFoundError, UnknownColumnError
+from analystack.hub import SharedPart, gzip_parts
+from analystack.models import CatalogItem, Producer
 from functions.visualization.charts import (
     MAX_BAR_CATEGORIES,
     ChartSpec,
+    figure_dict,
     figure_html,
     figure_json,
+    figure_page,
     recommend_charts,
     render_chart,
 )
-from functions.visualization.dashboard import build_dashboard
+from functions.visualization.dashboard import build_dashboard, build_dashboard_page
+from functions.visualization.skills import VisualizeSkill
 
 pytestmark = pytest.mark.unit
 
@@ -479,3 +491,187 @@ def test_dashboard_rejects_bad_items() -> None:
     with pytest.raises(InvalidInputError):
         build_dashboard([], title=" ")
     assert "No charts" in build_dashboard([], title="Empty")
+
+
+# --------------------------------------------------------------------------------------------
+# Stored pages: gzip'd with plotly.js compressed once, still one ordinary gzip member
+# --------------------------------------------------------------------------------------------
+
+
+def _gunzip_one_member(body: bytes) -> bytes:
+    """Decompress like httpx and browsers do: one gzip member, nothing after it."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = decoder.decompress(body) + decoder.flush()
+    assert decoder.eof
+    assert decoder.unused_data == b""
+    return data
+
+
+def test_gzip_parts_is_one_standard_member() -> None:
+    parts = [b"<head>", SharedPart(b"x" * 50_000 + bytes(range(256)) * 40), b"", "<tail>é".encode()]
+    body = gzip_parts(parts)
+    assert _gunzip_one_member(body) == b"".join(parts)
+    assert gzip.decompress(body) == b"".join(parts)
+    assert body[:2] == b"\x1f\x8b"
+    assert _gunzip_one_member(gzip_parts([])) == b""
+
+
+def test_gzip_parts_compresses_a_shared_part_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    deflated: list[int] = []
+    original = hub_module._deflate_blocks
+
+    def counting(part: bytes) -> bytes:
+        deflated.append(len(part))
+        return original(part)
+
+    monkeypatch.setattr(hub_module, "_deflate_blocks", counting)
+    library = SharedPart(b"/* a library */" * 10_000 + str(np.random.default_rng(1).random()).encode())
+    first = gzip_parts([b"<page 1>", library, b"</page 1>"])
+    second = gzip_parts([b"<page 2>", library, b"</page 2>"])
+    assert deflated.count(len(library)) == 1  # the second page reused the first one's blocks
+    assert _gunzip_one_member(first) == b"<page 1>" + library + b"</page 1>"
+    assert _gunzip_one_member(second) == b"<page 2>" + library + b"</page 2>"
+
+
+def test_compressed_chart_page_is_the_whole_page(sales: pd.DataFrame, sales_specs: list[ChartSpec]) -> None:
+    figure = render_chart(sales, sales_specs[0])
+    page = figure_page(figure, title="Revenue <by> month")
+    text = _gunzip_one_member(gzip_parts(page.parts(SharedPart(get_plotlyjs().encode())))).decode()
+    assert text == figure_html(figure, title="Revenue <by> month") == page.text()
+    assert text.startswith("<!DOCTYPE html>")
+    assert text.rstrip().endswith("</html>")
+    assert "<title>Revenue &lt;by&gt; month</title>" in text
+    assert text.count(get_plotlyjs()[:300]) == 1
+    assert not _SCRIPT_SRC.search(text)
+    # the page's figure is the chart (sized to the window), and the caller's figure is unchanged
+    drawn = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{', text, re.DOTALL)
+    assert drawn is not None
+    assert json.loads(drawn.group(1)) == json.loads(figure_json(figure))["data"]
+    layout = json.loads(drawn.group(2))
+    assert "height" not in layout
+    assert layout["autosize"] is True
+    assert figure.layout.height is not None
+
+
+def test_dashboard_page_parts_join_to_the_dashboard(
+    sales: pd.DataFrame, sales_specs: list[ChartSpec]
+) -> None:
+    charts = [(spec, render_chart(sales, spec)) for spec in sales_specs[:3]]
+    page = build_dashboard_page(charts, title="Sales", subtitle="sales.csv")
+    assert b"".join(page.parts()) == build_dashboard(charts, title="Sales", subtitle="sales.csv").encode()
+    assert _gunzip_one_member(gzip_parts(page.parts())).decode() == page.text()
+
+
+def test_figure_dict_replaces_layout_entries_without_touching_the_figure() -> None:
+    figure = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    figure.update_layout(title={"text": "T"}, height=300, margin={"l": 10, "r": 20})
+    copy = figure_dict(figure, title=None, height=None, autosize=True, margin={"l": 1, "t": 2})
+    assert "title" not in copy["layout"]
+    assert "height" not in copy["layout"]
+    assert copy["layout"]["autosize"] is True
+    assert copy["layout"]["margin"] == {"l": 1, "r": 20, "t": 2}
+    assert figure.layout.title.text == "T"
+    assert figure.layout.height == 300
+
+
+# --------------------------------------------------------------------------------------------
+# The skill, against an in-memory hub
+# --------------------------------------------------------------------------------------------
+
+
+class _MemoryHub:
+    """The part of DataHub the visualization skill uses, in memory."""
+
+    def __init__(self, frame: pd.DataFrame, reports: dict[str, dict[str, Any]]) -> None:
+        self.frame = frame
+        self.reports = reports
+        self.stored: list[tuple[CatalogItem, bytes, str | None]] = []
+        self._lock = threading.Lock()
+
+    def read_dataset(self, dataset_id: str) -> tuple[CatalogItem, pd.DataFrame]:
+        return self._item(dataset_id, "sales.csv", "application/vnd.apache.parquet", []), self.frame
+
+    def read_json(self, item_id: str) -> dict[str, Any]:
+        if item_id not in self.reports:
+            raise NotFoundError(f"No dataset or artifact with id '{item_id}'")
+        return self.reports[item_id]
+
+    def put_artifact(
+        self,
+        body: bytes | Sequence[bytes],
+        *,
+        name: str,
+        media_type: str,
+        producer: Producer,
+        parents: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        compress: bool = False,
+    ) -> CatalogItem:
+        parts = [body] if isinstance(body, bytes) else list(body)
+        stored = gzip_parts(parts) if compress else b"".join(parts)
+        with self._lock:
+            item = self._item(f"art-{len(self.stored)}", name, media_type, parents or [], metadata)
+            self.stored.append((item, stored, "gzip" if compress else None))
+        return item
+
+    @staticmethod
+    def _item(
+        item_id: str, name: str, media_type: str, parents: list[str], metadata: dict[str, Any] | None = None
+    ) -> CatalogItem:
+        return CatalogItem(
+            item_id=item_id,
+            kind="artifact",
+            name=name,
+            s3_uri=f"s3://hub/{item_id}",
+            media_type=media_type,
+            size_bytes=0,
+            producer=Producer(agent="test"),
+            parents=parents,
+            metadata=metadata or {},
+        )
+
+
+def test_skill_stores_json_and_a_compressed_page_per_chart_and_a_dashboard(sales: pd.DataFrame) -> None:
+    hub = _MemoryHub(sales, {"art-eda": {"correlations": []}})
+    progress: list[tuple[float, str]] = []
+    result = VisualizeSkill(hub)(  # type: ignore[arg-type]
+        SkillRequest(
+            skill="visualize",
+            job_id="job-1",
+            step_id="visualization",
+            inputs={"dataset_id": "ds-1", "eda_report_id": "art-eda", "model_report_id": "art-missing"},
+        ),
+        lambda value, message, *, stage=None: progress.append((value, message)),
+    )
+    charts = int(result.outputs["charts"])
+    assert charts >= 4
+    by_id = {item.item_id: (item, body, encoding) for item, body, encoding in hub.stored}
+    chart_ids = result.outputs["chart_ids"]
+    assert len(chart_ids) == charts
+    # the chart JSON reached the catalog in the order of the specs (the report lists them so)
+    assert [by_id[i][0].name for i in chart_ids] == [
+        name for item, _, _ in hub.stored if (name := item.name).endswith(".json")
+    ]
+    assert [by_id[i][0].metadata["kind"] for i in chart_ids] == result.outputs["chart_kinds"]
+    for chart_id in chart_ids:
+        item, body, encoding = by_id[chart_id]
+        assert encoding is None
+        figure = pio.from_json(body.decode())
+        assert figure.data
+        page = next(p for p in hub.stored if p[0].parents == [chart_id])
+        assert page[0].media_type == "text/html"
+        assert page[2] == "gzip"
+        text = _gunzip_one_member(page[1]).decode()
+        assert text.startswith("<!DOCTYPE html>")
+        assert html.escape(item.metadata["title"]) in text
+        assert text.count(get_plotlyjs()[:300]) == 1
+    dashboard, body, encoding = by_id[result.outputs["dashboard_id"]]
+    assert dashboard.parents == chart_ids
+    assert encoding == "gzip"
+    assert _gunzip_one_member(body).decode().count('class="card') == charts
+    assert len(hub.stored) == 2 * charts + 1
+    # the unreadable model report is a note, progress only rises, and every chart is reported
+    assert any("art-missing" in note for note in result.outputs["notes"])
+    values = [value for value, _ in progress]
+    assert values == sorted(values)
+    assert sum(message.startswith("stored chart") for _, message in progress) == charts

@@ -7,11 +7,15 @@ parents so a result can be traced back to the upload it came from.
 
 from __future__ import annotations
 
-import gzip
+import hashlib
 import io
 import json
 import re
+import struct
+import threading
 import uuid
+import zlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -48,6 +52,66 @@ def safe_name(filename: str, default: str = "upload") -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+class SharedPart(bytes):
+    """Bytes that recur verbatim in many artifacts (plotly.js, ~4.8 MB, in every chart page).
+
+    :func:`gzip_parts` deflates a shared part once per container and splices the cached blocks
+    into every later artifact, instead of compressing the same megabytes again for each page.
+    """
+
+
+GZIP_LEVEL = 6
+#: Most shared parts kept compressed per container (a few distinct libraries at most).
+_SHARED_PARTS_KEPT = 8
+_shared_blocks: dict[bytes, bytes] = {}  # sha256 of a shared part -> its deflate blocks
+_shared_lock = threading.Lock()
+# RFC 1952 member header: magic, CM=deflate, no flags, MTIME=0 (none, so output is reproducible),
+# XFL=0, OS=255 (unknown).
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_FINAL_EMPTY_BLOCK = b"\x03\x00"  # a final, empty fixed-Huffman block: ends the deflate stream
+
+
+def _deflate_blocks(part: bytes) -> bytes:
+    """Raw deflate blocks of ``part``, none of them final, ending byte-aligned (``Z_SYNC_FLUSH``).
+
+    A fresh compressor per part means back-references never leave the part, so the blocks of
+    separately compressed parts concatenate into one valid deflate stream (as pigz does).
+    """
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _shared_deflate_blocks(part: bytes) -> bytes:
+    key = hashlib.sha256(part).digest()
+    blocks = _shared_blocks.get(key)
+    if blocks is None:
+        with _shared_lock:  # concurrent writers of the first page compress the part once
+            blocks = _shared_blocks.get(key)
+            if blocks is None:
+                blocks = _deflate_blocks(part)
+                if len(_shared_blocks) >= _SHARED_PARTS_KEPT:
+                    _shared_blocks.pop(next(iter(_shared_blocks)))
+                _shared_blocks[key] = blocks
+    return blocks
+
+
+def gzip_parts(parts: Sequence[bytes]) -> bytes:
+    """``b"".join(parts)`` as one standard gzip member (``gzip.decompress`` and browsers read it
+    like any other), compressing each :class:`SharedPart` only once per container.
+
+    One member, not concatenated gzip members: some decoders (httpx's, for one) stop after the
+    first member. The CRC-32 is computed over every part (a few ms for megabytes).
+    """
+    blocks = [_GZIP_HEADER]
+    crc = size = 0
+    for part in parts:
+        blocks.append(_shared_deflate_blocks(part) if isinstance(part, SharedPart) else _deflate_blocks(part))
+        crc = zlib.crc32(part, crc)
+        size += len(part)
+    blocks += [_FINAL_EMPTY_BLOCK, struct.pack("<II", crc, size & 0xFFFFFFFF)]
+    return b"".join(blocks)
 
 
 class DataHub:
@@ -316,11 +380,15 @@ class DataHub:
 
             raise InvalidInputError(f"'{dataset_id}' is a {item.kind}, not a dataset")
         table = pq.read_table(io.BytesIO(self.read_bytes(item.s3_uri)))
-        return item, table.to_pandas()
+        # self_destruct frees each Arrow column once converted (the table is not used again) and
+        # one block per column spares pandas consolidating them: a lower peak (the 1M-row demo
+        # table: +208 MiB RSS instead of +247 MiB). One conversion thread: it is mostly copying,
+        # and on 2 busy vCPUs (Lambda has 1-2) it took ~0.2 s instead of 0.3-0.5 s with threads.
+        return item, table.to_pandas(self_destruct=True, split_blocks=True, use_threads=False)
 
     def put_artifact(
         self,
-        body: bytes,
+        body: bytes | Sequence[bytes],
         *,
         name: str,
         media_type: str,
@@ -330,19 +398,31 @@ class DataHub:
         compress: bool = False,
     ) -> CatalogItem:
         """Store an artifact; ``compress`` gzips it with ``Content-Encoding: gzip`` so browsers and
-        HTTP clients fetching the presigned URL get the original bytes (large HTML pages)."""
+        HTTP clients fetching the presigned URL get the original bytes (large HTML pages).
+
+        ``body`` may be a sequence of parts, stored as their concatenation; with ``compress``,
+        :class:`SharedPart` parts are compressed once per container (see :func:`gzip_parts`).
+        """
         artifact_id = new_id("art")
         scope = producer.job_id or "adhoc"
         key = f"artifacts/{scope}/{artifact_id}/{quote(safe_name(name), safe='._-')}"
         metadata = dict(metadata or {})
+        if isinstance(body, bytes):
+            parts = [body]
+        elif isinstance(body, bytearray | memoryview):
+            parts = [bytes(body)]
+        else:
+            parts = list(body)
         encoding = None
         if compress:
-            metadata["uncompressed_bytes"] = len(body)
-            body = gzip.compress(body, compresslevel=6)
+            metadata["uncompressed_bytes"] = sum(len(p) for p in parts)
+            stored = gzip_parts(parts)
             encoding = "gzip"
+        else:
+            stored = parts[0] if len(parts) == 1 else b"".join(parts)
         return self._store(
             key,
-            body,
+            stored,
             item_id=artifact_id,
             kind="artifact",
             name=name,

@@ -37,7 +37,9 @@ def send_data_message(url: str, data: dict[str, Any], *, http: httpx.Client) -> 
     try:
         response = http.post(url.rstrip("/") + "/", json=rpc, headers=A2A_VERSION_HEADER)
     except httpx.HTTPError as exc:
-        raise AgentUnavailableError(f"The agent at {url} could not be reached ({type(exc).__name__})") from exc
+        raise AgentUnavailableError(
+            f"The agent at {url} could not be reached ({type(exc).__name__})"
+        ) from exc
     if response.status_code >= 500:
         raise AgentUnavailableError(f"The agent at {url} answered HTTP {response.status_code}")
     try:

@@ -119,7 +119,10 @@ def summarise_task(task: dict[str, Any]) -> dict[str, Any]:
             # A broken plan assumption: Step Functions routes this error name to the replanner.
             raise ReplanRequestedError(
                 status_text or "The agent asks for a new plan",
-                details={**details, "code": details.get("code", code) if code == "replan_requested" else code},
+                details={
+                    **details,
+                    "code": details.get("code", code) if code == "replan_requested" else code,
+                },
             )
         raise AgentTaskFailedError(status_text or "The agent reported a failure", details=details)
     result: dict[str, Any] = {
