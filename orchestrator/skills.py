@@ -7,6 +7,7 @@ so the user never waits on a job that will not run.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 
 from analystack.a2a_kit import ProgressReporter, SkillRequest, SkillResult
 from analystack.errors import AnalystackError, InvalidInputError
-from analystack.hub import DataHub
+from analystack.hub import DataHub, SharedPart
 from analystack.jobs import EventLog, JobRecord, JobStore, StepRecord
 from analystack.models import CatalogItem, JobStatus, Producer, ProgressEvent, utc_now
 from analystack.telemetry import record_job_outcome
@@ -755,13 +756,18 @@ class FinalizeSkill:
         )
         producer = Producer(agent="orchestrator", job_id=job_id, step_id="finalize")
         parents = [i.item_id for i in items if i.kind != "dataset"][:50]
-        plotly_js = None
-        if charts:
+        if not charts:
+            body = [build_html(inputs, plotly_js=None).encode()]
+        else:
+            # plotly.js (~4.8 MB) is the same in every report: a shared part is compressed once
+            # per container, not once per job.
             from plotly.offline import get_plotlyjs
 
-            plotly_js = get_plotlyjs()
+            marker = "\x00analystack-plotly-js\x00"
+            head, tail = build_html(inputs, plotly_js=marker).split(marker, 1)
+            body = [head.encode(), _plotly_js_part(get_plotlyjs), tail.encode()]
         html_item = self._hub.put_artifact(
-            build_html(inputs, plotly_js=plotly_js).encode(),
+            body,
             name="report.html",
             media_type="text/html",
             producer=producer,
@@ -783,6 +789,11 @@ class FinalizeSkill:
             parents=[html_item.item_id],
         )
         return {"html": html_item, "markdown": markdown_item, "json": json_item}
+
+
+@functools.lru_cache(maxsize=1)
+def _plotly_js_part(get_plotlyjs: Callable[[], str]) -> SharedPart:
+    return SharedPart(get_plotlyjs().encode())
 
 
 def _total_llm_usage(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -236,6 +236,10 @@ def _result_payload(result: SkillResult) -> dict[str, Any]:
     }
 
 
+#: Within one stage, progress events closer together than this are dropped (the next one says more).
+MIN_PROGRESS_INTERVAL_S = 0.25
+
+
 class _Reporter:
     """Thread-safe progress relay: skills run in a worker thread, the task updater on the loop."""
 
@@ -253,10 +257,18 @@ class _Reporter:
         self._loop = loop
         self._sink = sink
         self._last = -1
+        self._last_stage: str | None = None
+        self._last_at = float("-inf")
 
     def __call__(self, progress: float, message: str, *, stage: str | None = None) -> None:
         percent = max(0, min(100, round(progress)))
         stage = stage or self._request.skill
+        now = time.monotonic()
+        if stage == self._last_stage and now - self._last_at < MIN_PROGRESS_INTERVAL_S and percent < 100:
+            # Each event is a DynamoDB write plus a task-store save (~20 ms, blocking the skill);
+            # a new stage, and anything after a pause, always goes out.
+            return
+        self._last_stage, self._last_at = stage, now
         if self._sink is not None and self._request.job_id:
             self._sink.append(
                 self._request.job_id,
