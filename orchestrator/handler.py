@@ -62,6 +62,7 @@ def build_orchestrator_service(
     discover: Callable[[], list[AgentSkillInfo]],
     routes: Callable[[], list[AgentRoute]] | None = None,
     clarify_timeout_s: int,
+    share_sample_rows: bool = False,
 ) -> AgentService:
     """The orchestrator's card, skills and handlers (the composition root below calls it once)."""
     launcher = ExecutionLauncher(
@@ -140,7 +141,7 @@ def build_orchestrator_service(
                 events=event_log(),
                 hub=data_hub(),
                 llm=llm,
-                share_sample_rows=_settings.llm.share_sample_rows,
+                share_sample_rows=share_sample_rows,
             ),
             "replan": ReplanSkill(
                 jobs=job_store(), events=event_log(), launcher=launcher, hub=data_hub(), llm=llm
@@ -159,6 +160,7 @@ service = build_orchestrator_service(
     discover=_discover_agents,
     routes=_agent_routes,
     clarify_timeout_s=_settings.limits.clarify_timeout_s,
+    share_sample_rows=_settings.llm.share_sample_rows,
 )
 app = service.app
 handler = service.handler

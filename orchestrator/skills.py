@@ -558,6 +558,8 @@ class FinalizeSkill:
                 {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
                 for i in items
             ],
+            # Rows reach the LLM only when a setting allows it; by default it sees aggregates only.
+            sample_rows=_sample_rows(items) if self._share_sample_rows else (),
             share_sample_rows=self._share_sample_rows,
         )
         narration = synthesize(
@@ -789,6 +791,15 @@ class FinalizeSkill:
             parents=[html_item.item_id],
         )
         return {"html": html_item, "markdown": markdown_item, "json": json_item}
+
+
+def _sample_rows(items: list[CatalogItem]) -> list[dict[str, Any]]:
+    """The sample rows ingestion kept in the dataset's catalog entry (the first dataset of the job)."""
+    for item in items:
+        rows = item.metadata.get("sample_rows") if item.kind == "dataset" else None
+        if isinstance(rows, list):
+            return [row for row in rows if isinstance(row, dict)][:5]
+    return []
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ from analystack.hub import S3_URI_IN_TEXT, DataHub
 from analystack.models import Producer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from functions.ingestion.loaders import LoadLimits
 
 
@@ -67,6 +69,8 @@ class IngestSkill:
                 "encoding": table.encoding,
                 "delimiter": table.delimiter,
                 "warnings": table.warnings[:50],
+                # A few rows for an LLM, used only where a setting allows it (default: never).
+                "sample_rows": sample_rows(frame),
             },
         )
         report(
@@ -88,3 +92,21 @@ class IngestSkill:
             ],
             summary=f"Loaded {rows:,} rows x {columns} columns from {filename} ({details})",
         )
+
+
+SAMPLE_ROWS = 5
+SAMPLE_COLUMNS = 40
+SAMPLE_VALUE_CHARS = 60
+
+
+def sample_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
+    """The first rows as short strings (JSON-safe; bounded so wide tables keep the catalog item
+    far below DynamoDB's 400 KB), for the opt-in LLM sample."""
+    head = frame.iloc[:SAMPLE_ROWS, :SAMPLE_COLUMNS]
+    return [
+        {
+            str(column): ("" if value is None else str(value))[:SAMPLE_VALUE_CHARS]
+            for column, value in row.items()
+        }
+        for row in head.to_dict(orient="records")
+    ][:SAMPLE_ROWS]

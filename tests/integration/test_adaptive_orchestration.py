@@ -9,6 +9,7 @@ in place of the deployed orchestrator's code through the local cloud's handler r
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,6 +30,7 @@ from orchestrator.routing import AgentRoute
 pytestmark = pytest.mark.integration
 
 TERMINAL = {"succeeded", "failed"}
+SAMPLE_FACT = "sample.row.1"  # the narration's fact id of the first sample row
 NO_TARGET_REQUEST = "build a prediction model for this data"
 
 
@@ -67,6 +69,7 @@ def orchestrator(cloud: Any) -> Callable[..., None]:
         llm: LlmClient | None = None,
         clarify_timeout_s: int = 90,
         routes: Callable[[], list[AgentRoute]] | None = None,
+        share_sample_rows: bool = False,
     ) -> None:
         urls = {name: cloud.agent_url(name) for name in cloud.agent_names() if name != "orchestrator"}
         service = build_orchestrator_service(
@@ -74,6 +77,7 @@ def orchestrator(cloud: Any) -> Callable[..., None]:
             discover=(lambda: fetch_agent_skills(urls)) if llm else list,
             routes=routes,
             clarify_timeout_s=clarify_timeout_s,
+            share_sample_rows=share_sample_rows,
         )
         cloud.registry.override(cloud.function_name("orchestrator"), service.handler)
 
@@ -208,6 +212,7 @@ def test_the_llm_plans_fails_over_replans_and_explains(
         job_id = _submit(api, NO_TARGET_REQUEST)
         job = _wait(api, job_id, TERMINAL)
         calls = len(stub.requests)
+        narration_prompt = json.dumps(stub.requests[-1]["messages"])
     assert job["status"] == "succeeded", job.get("error")
     assert job["planner"] == "llm"
     assert job["planning"]["fallback_reason"] is None
@@ -227,9 +232,25 @@ def test_the_llm_plans_fails_over_replans_and_explains(
     assert job["synthesis"]["narrator"] == "llm"
     assert job["summary"].startswith("A model now predicts units")
     assert calls == 3
+    assert SAMPLE_FACT not in narration_prompt  # private by default: aggregates, never rows
     usage = job["llm_usage"]
     assert usage["calls"] == 3
     assert usage["prompt_tokens"] > 0
+
+
+def test_sample_rows_reach_the_llm_only_when_allowed(
+    cloud: Any, api: httpx.Client, orchestrator: Callable[..., None]
+) -> None:
+    plan = plan_request("check the data quality", source=DataSource(kind="upload")).model_dump(mode="json")
+    plan.pop("planner")
+    narration = {"paragraphs": [{"text": "The table was profiled.", "fact_ids": [], "artifact_ids": []}]}
+    with OpenAIStub([plan, narration]) as stub:
+        llm = LlmClient(model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=20, max_retries=0)
+        orchestrator(llm=llm, share_sample_rows=True)
+        job = _wait(api, _submit(api, "check the data quality"), TERMINAL)
+        narration_prompt = json.dumps(stub.requests[-1]["messages"])
+    assert job["status"] == "succeeded", job.get("error")
+    assert SAMPLE_FACT in narration_prompt
 
 
 def test_a_down_agent_fails_over_to_an_agent_registered_at_runtime(cloud: Any, api: httpx.Client) -> None:
