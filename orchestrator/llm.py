@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,6 +116,19 @@ def estimate_cost_usd(model: str, prompt_tokens: int, completion_tokens: int) ->
     return round((prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000, 8)
 
 
+@dataclass
+class _RawReply:
+    """A chat completion's content and usage, whether it came whole or in streamed chunks."""
+
+    has_choices: bool = False
+    content: str = ""
+    refusal: str = ""
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+
+
 class LlmClient:
     """JSON-schema chat completions against an OpenAI-compatible endpoint."""
 
@@ -127,11 +141,15 @@ class LlmClient:
         timeout_s: float = 30,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
+        stream: bool = False,
     ) -> None:
         import openai  # deferred: ~0.7 s of import time that the heuristic path never needs
 
         self.model = model
         self.base_url = base_url
+        self.stream = stream
+        """Stream replies (server-sent chunks): the timeout then bounds each chunk, not the whole
+        answer, which slow local models (llama.cpp, Ollama on a CPU) need for long replies."""
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._client: openai.OpenAI = openai.OpenAI(
@@ -165,6 +183,7 @@ class LlmClient:
             timeout_s=timeout_s,
             max_retries=max_retries,
             http_client=http_client,
+            stream=settings.stream,
         )
 
     def complete_json(
@@ -204,11 +223,10 @@ class LlmClient:
             "json_schema": {"name": schema_name, "schema": schema, "strict": False},
         }
         try:
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=cast(Any, messages),
-                temperature=0,
-                response_format=cast(Any, response_format),
+            reply = (
+                self._streamed(messages, response_format)
+                if self.stream
+                else self._whole(messages, response_format)
             )
         except openai.APITimeoutError:
             raise LlmUnavailableError(
@@ -238,10 +256,8 @@ class LlmClient:
                 "The LLM server's response is not a chat completion", messages=messages, model=self.model
             ) from None
 
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
-        model = response.model or self.model
+        prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
+        model = reply.model or self.model
 
         def bad(message: str, raw: str = "") -> LlmResponseError:
             return LlmResponseError(
@@ -253,16 +269,14 @@ class LlmClient:
                 completion_tokens=completion_tokens,
             )
 
-        if not response.choices:
+        if not reply.has_choices:
             raise bad("The LLM's reply has no choices")
-        choice = response.choices[0]
-        refusal = getattr(choice.message, "refusal", None)
-        if refusal:
-            raise bad("The LLM refused to answer", str(refusal))
-        content = choice.message.content or ""
+        if reply.refusal:
+            raise bad("The LLM refused to answer", reply.refusal)
+        content = reply.content
         if not content.strip():
             raise bad("The LLM's reply is empty")
-        truncated = " (the reply was cut off at the token limit)" if choice.finish_reason == "length" else ""
+        truncated = " (the reply was cut off at the token limit)" if reply.finish_reason == "length" else ""
         try:
             data = json.loads(_strip_code_fence(content))
         except ValueError as exc:
@@ -278,6 +292,56 @@ class LlmClient:
             messages=messages,
             content=content,
         )
+
+    def _whole(self, messages: list[dict[str, str]], response_format: dict[str, Any]) -> _RawReply:
+        response = self._client.chat.completions.create(
+            model=self.model,
+            messages=cast(Any, messages),
+            temperature=0,
+            response_format=cast(Any, response_format),
+        )
+        usage = response.usage
+        choice = response.choices[0] if response.choices else None
+        return _RawReply(
+            has_choices=choice is not None,
+            content=(choice.message.content or "") if choice else "",
+            refusal=str(getattr(choice.message, "refusal", None) or "") if choice else "",
+            finish_reason=str(choice.finish_reason or "") if choice else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            model=response.model or "",
+        )
+
+    def _streamed(self, messages: list[dict[str, str]], response_format: dict[str, Any]) -> _RawReply:
+        """The reply assembled from its chunks; usage from the final chunk where the server sends
+        it (``stream_options.include_usage``), else 0."""
+        chunks = self._client.chat.completions.create(
+            model=self.model,
+            messages=cast(Any, messages),
+            temperature=0,
+            response_format=cast(Any, response_format),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        reply = _RawReply()
+        parts: list[str] = []
+        refusal: list[str] = []
+        for chunk in chunks:
+            reply.model = chunk.model or reply.model
+            if chunk.usage:
+                reply.prompt_tokens = chunk.usage.prompt_tokens
+                reply.completion_tokens = chunk.usage.completion_tokens
+            for choice in chunk.choices:
+                reply.has_choices = True
+                if choice.delta.content:
+                    parts.append(choice.delta.content)
+                if getattr(choice.delta, "refusal", None):
+                    refusal.append(str(choice.delta.refusal))
+                if choice.finish_reason:
+                    reply.finish_reason = str(choice.finish_reason)
+        reply.content = "".join(parts)
+        reply.refusal = "".join(refusal)
+        return reply
 
     def _attempts(self) -> str:
         retries = self.max_retries

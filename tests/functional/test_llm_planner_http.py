@@ -50,13 +50,16 @@ def good_plan(request: str = REQUEST) -> dict[str, Any]:
     return data
 
 
-def run(stub: OpenAIStub, *, timeout_s: float = 10, max_retries: int = 2) -> PlanningOutcome:
+def run(
+    stub: OpenAIStub, *, timeout_s: float = 10, max_retries: int = 2, stream: bool = False
+) -> PlanningOutcome:
     client = LlmClient(
         model="gpt-4o-mini",
         api_key=None,
         base_url=stub.base_url,
         timeout_s=timeout_s,
         max_retries=max_retries,
+        stream=stream,
     )
     return plan_with_llm(
         REQUEST,
@@ -126,3 +129,33 @@ def test_an_exhausted_script_is_an_unavailable_llm() -> None:
     assert outcome.planner == "heuristic"
     assert outcome.fallback_reason is not None
     assert "HTTP 500" in outcome.fallback_reason
+
+
+def test_a_streamed_plan_is_assembled_from_its_chunks_with_its_usage() -> None:
+    with OpenAIStub([good_plan()]) as stub:
+        outcome = run(stub, stream=True)
+    assert outcome.planner == "llm", outcome.fallback_reason
+    assert outcome.plan.target_column == "Profit"
+    (body,) = stub.requests
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert outcome.usage.prompt_tokens > 500  # from the stream's final usage chunk
+    assert outcome.usage.completion_tokens > 50
+    assert outcome.prompts[0]["reply"] == json.dumps(good_plan(), ensure_ascii=False)
+
+
+def test_streamed_malformed_json_and_errors_are_handled_like_whole_replies() -> None:
+    truncated = json.dumps(good_plan())[:200]
+    with OpenAIStub([truncated, good_plan()]) as stub:
+        repaired = run(stub, stream=True)
+    assert repaired.planner == "llm"
+    assert [p["purpose"] for p in repaired.prompts] == ["plan", "repair"]
+    with OpenAIStub([(500, {"error": {"message": "boom", "type": "server"}})]) as stub:
+        failed = run(stub, stream=True, max_retries=0)
+    assert failed.planner == "heuristic"
+    assert failed.fallback_reason is not None
+    assert "HTTP 500" in failed.fallback_reason
+    with OpenAIStub([Delay(2.0, good_plan())]) as stub:
+        slow = run(stub, stream=True, timeout_s=0.5, max_retries=0)
+    assert slow.fallback_reason is not None
+    assert "did not answer within 0.5 s" in slow.fallback_reason

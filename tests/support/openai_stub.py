@@ -11,6 +11,10 @@ request, in order:
 * ``Delay(seconds, reply=None)`` — wait before answering (``reply``, or ``{}``), to make the
   client time out.
 
+A request with ``"stream": true`` is answered the way OpenAI streams: server-sent
+``chat.completion.chunk`` events, the usage in a last chunk when ``stream_options.include_usage``
+asks for it, then ``data: [DONE]`` (errors and delays work the same for streamed requests).
+
 Every request body is recorded in ``stub.requests`` (parsed JSON) before it is answered; replies
 carry ``usage`` counts estimated like a tokenizer would (about four characters a token). An
 exhausted script answers HTTP 500 with a message saying so, which the test then sees as an
@@ -44,6 +48,10 @@ class Delay:
 
 
 ScriptedReply = dict[str, Any] | str | tuple[Any, ...] | Delay
+
+
+#: Characters per streamed chunk (a few tokens, as real servers send them).
+STREAM_CHUNK_CHARS = 16
 
 
 def _tokens(text: str) -> int:
@@ -158,7 +166,51 @@ class OpenAIStub:
             self._send(http, int(status), payload, headers)
             return
         content = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-        self._send(http, 200, self._completion(body, content))
+        completion = self._completion(body, content)
+        if body.get("stream"):
+            self._send_stream(
+                http, completion, include_usage=bool((body.get("stream_options") or {}).get("include_usage"))
+            )
+        else:
+            self._send(http, 200, completion)
+
+    @staticmethod
+    def _send_stream(
+        http: BaseHTTPRequestHandler, completion: dict[str, Any], *, include_usage: bool
+    ) -> None:
+        """The completion as OpenAI streams it: ``chat.completion.chunk`` events of a few characters
+        each, a final chunk with the finish reason, the usage chunk if asked for, then ``[DONE]``."""
+        content = completion["choices"][0]["message"]["content"]
+        base = {k: completion[k] for k in ("id", "created", "model", "system_fingerprint")}
+        base["object"] = "chat.completion.chunk"
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+            return {
+                **base,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+
+        events = [chunk({"role": "assistant", "content": ""}, None)]
+        events += [
+            chunk({"content": content[i : i + STREAM_CHUNK_CHARS]}, None)
+            for i in range(0, len(content), STREAM_CHUNK_CHARS)
+        ]
+        events.append(chunk({}, "stop"))
+        if include_usage:
+            events.append({**base, "choices": [], "usage": completion["usage"]})
+        try:
+            http.send_response(200)
+            http.send_header("Content-Type", "text/event-stream")
+            http.send_header("Cache-Control", "no-cache")
+            http.send_header("Connection", "close")
+            http.end_headers()
+            for event in events:
+                http.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                http.wfile.flush()
+            http.wfile.write(b"data: [DONE]\n\n")
+            http.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _completion(self, request: dict[str, Any], content: str) -> dict[str, Any]:
         messages = request.get("messages") or []

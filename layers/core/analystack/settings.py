@@ -58,6 +58,8 @@ class LlmSettings(BaseModel):
     """On AWS the key lives in Secrets Manager; the template passes its ARN, never the key."""
     base_url: str | None = None
     model: str = "gpt-4o"
+    stream: bool = False
+    """Stream replies: the timeout then bounds each chunk, so slow local models can answer at length."""
     share_sample_rows: bool = False
     """Data stays private by default: the LLM sees schema and aggregates, never rows. True lets
     the narration include a few sample rows."""
