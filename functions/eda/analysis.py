@@ -135,6 +135,10 @@ FOCUS_BOOST = 1.25
 DESCRIPTIVE_MAX_SCORE = 0.35
 REDUNDANT_SCORE = 0.4
 HIERARCHY_SCORE = 0.2
+#: A measure whose groups explain this much of it (η) is an attribute of the grouping (a catalog
+#: price per product), not a finding: it is reported once, low, instead of topping the list.
+ATTRIBUTE_ETA = 0.98
+ATTRIBUTE_SCORE = HIERARCHY_SCORE
 
 #: An edge period (first/last) with fewer rows than this share of the median period is partial
 #: (data starting or ending mid-period) and is dropped from the time series.
@@ -1638,7 +1642,27 @@ def _correlation_candidates(
                         pair,
                     )
                 )
-        if "eta" in methods and pair not in tested:
+        if "eta" in methods and methods["eta"].value >= ATTRIBUTE_ETA:
+            corr = methods["eta"]
+            measure, grouping = corr.col_a, corr.col_b
+            out.append(
+                _Candidate(
+                    "attribute",
+                    f"{_short(measure)} is (almost) fixed per {_short(grouping)} (η = {corr.value:.2f})",
+                    f"{corr.value**2:.1%} of the variance of {_short(measure)} lies between {_short(grouping)} "
+                    f"groups: it is an attribute of each {_short(grouping)} (a lookup value), so the "
+                    "difference between groups is structural, not a finding.",
+                    [measure, grouping],
+                    "eta",
+                    corr.value,
+                    corr.p_value,
+                    corr.value,
+                    ATTRIBUTE_SCORE,
+                    pair,
+                    priority=3,  # wins its pair over the tests that would rank it first
+                )
+            )
+        elif "eta" in methods and pair not in tested:
             corr = methods["eta"]
             if corr.value >= INSIGHT_MIN_STRENGTH and corr.p_value is not None and corr.p_value < ALPHA:
                 measure, grouping = corr.col_a, corr.col_b

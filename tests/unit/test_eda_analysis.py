@@ -601,3 +601,27 @@ def test_sales_with_parsed_dates_matches_text_dates(sales: pd.DataFrame, sales_r
     parsed = sales.assign(order_date=pd.to_datetime(sales["order_date"]))
     report = explore(parsed, target="revenue")
     assert report.time_series == sales_report.time_series
+
+
+def test_a_lookup_value_per_group_is_an_attribute_not_the_top_finding() -> None:
+    rng = np.random.default_rng(3)
+    rows = 600
+    product = rng.choice([f"p{i}" for i in range(12)], rows)
+    catalog = {f"p{i}": 10.0 + 7 * i for i in range(12)}
+    quantity = rng.integers(1, 10, rows)
+    frame = pd.DataFrame(
+        {
+            "product": product,
+            # A catalog price per product, with small per-order discounts.
+            "unit_price": [round(catalog[p] * rng.uniform(0.98, 1.0), 2) for p in product],
+            "quantity": quantity,
+            "noise": rng.normal(0, 1, rows),
+        }
+    )
+    report = explore(frame)
+    attribute = next(i for i in report.insights if i.kind == "attribute")
+    assert set(attribute.columns) == {"unit_price", "product"}
+    assert attribute.rank > 1 or len(report.insights) == 1
+    assert not any(
+        i.kind == "group_difference" and set(i.columns) == {"unit_price", "product"} for i in report.insights
+    )
