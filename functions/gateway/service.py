@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from analystack.a2a_kit.rpc import send_message_request
 from analystack.errors import (
     AgentTaskFailedError,
     AgentUnavailableError,
@@ -73,20 +74,8 @@ class LambdaOrchestratorClient:
         self._function = function_name
 
     def start_analysis(self, job_id: str, request: str) -> None:
-        payload = {
-            "a2a": {
-                "jsonrpc": "2.0",
-                "id": job_id,
-                "method": "SendMessage",
-                "params": {
-                    "message": {
-                        "messageId": uuid.uuid4().hex,
-                        "role": "ROLE_USER",
-                        "parts": [{"data": {"skill": "analyze", "job_id": job_id, "request": request}}],
-                    }
-                },
-            }
-        }
+        data = {"skill": "analyze", "job_id": job_id, "request": request}
+        payload = {"a2a": send_message_request(data, rpc_id=job_id)}
         try:
             self._lambda.invoke(
                 FunctionName=self._function, InvocationType="Event", Payload=json.dumps(payload)
@@ -101,16 +90,7 @@ class LambdaOrchestratorClient:
         data: dict[str, Any] = {"skill": "plan", "request": request, "inputs": {}}
         if dataset_id:
             data["inputs"]["dataset_id"] = dataset_id
-        payload = {
-            "a2a": {
-                "jsonrpc": "2.0",
-                "id": uuid.uuid4().hex,
-                "method": "SendMessage",
-                "params": {
-                    "message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"data": data}]}
-                },
-            }
-        }
+        payload = {"a2a": send_message_request(data)}
         try:
             response = self._lambda.invoke(
                 FunctionName=self._function, InvocationType="RequestResponse", Payload=json.dumps(payload)

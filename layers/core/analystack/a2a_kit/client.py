@@ -8,12 +8,12 @@ one contract whichever way an agent is reached.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 
 from analystack.a2a_kit.lambda_handler import summarise_task
+from analystack.a2a_kit.rpc import send_message_request
 from analystack.errors import AgentUnavailableError
 
 A2A_VERSION_HEADER = {"A2A-Version": "1.0"}
@@ -26,14 +26,7 @@ def send_data_message(url: str, data: dict[str, Any], *, http: httpx.Client) -> 
         AgentUnavailableError: the agent cannot be reached, answers 5xx, or not with JSON-RPC.
         AgentTaskFailedError / ReplanRequestedError: the agent ran the task and it failed.
     """
-    rpc = {
-        "jsonrpc": "2.0",
-        "id": uuid.uuid4().hex,
-        "method": "SendMessage",
-        "params": {
-            "message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"data": data}]}
-        },
-    }
+    rpc = send_message_request(data)
     try:
         response = http.post(url.rstrip("/") + "/", json=rpc, headers=A2A_VERSION_HEADER)
     except httpx.HTTPError as exc:
