@@ -5,7 +5,7 @@ with nothing to learn) and the state machine hands the run here. The decision is
 
 * ``continue`` with a revised plan: the remaining steps run in a new execution that starts
   from the completed steps' results (a named or guessed target, or the failed step dropped);
-* ``ask`` the user a question (the job pauses in the A2A ``input-required`` state) when the
+* ``ask`` the user a question (the job pauses in ``input_required``, A2A's input-required state) when the
   answer is genuinely ambiguous and asking is allowed; silence past the timeout comes back here
   with ``timed_out`` and the best guess is taken — and recorded as a guess;
 * ``give_up``: nothing sensible is left to try, or the replanning budget is spent.

@@ -446,7 +446,7 @@ class ReplanSkill:
 
 
 class AskSkill:
-    """``ask``: the job pauses (A2A ``input-required``) until the user answers or time runs out.
+    """``ask``: the job pauses in ``input_required`` until the user answers or time runs out.
 
     Invoked by the ``AskUser`` state with its task token; the gateway's ``POST /jobs/{id}/answer``
     resumes the execution with ``SendTaskSuccess``.

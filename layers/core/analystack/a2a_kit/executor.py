@@ -73,7 +73,8 @@ class SkillResult(BaseModel):
     artifacts: list[ArtifactRef] = Field(default_factory=list)
     summary: str = ""
     input_required: bool = False
-    """The skill asked the user a question: the A2A task ends in ``input-required``, not completed."""
+    """The skill asked the user a question (the job waits in ``input_required``); the outputs
+    artifact says so in its metadata."""
     after_report: Callable[[], None] | None = Field(default=None, exclude=True)
     """Runs after the skill's final progress event is recorded: state that readers treat as
     "done" (a job's terminal status) must not become visible before the last event."""
@@ -142,14 +143,19 @@ class SkillExecutor(AgentExecutor):
             reporter(100, result.summary or f"{request.skill} finished", stage="finished")
             if result.after_report is not None:
                 await asyncio.to_thread(result.after_report)
+            metadata = {
+                "skill": request.skill,
+                **({"input_required": "true"} if result.input_required else {}),
+            }
             await updater.add_artifact(
-                [new_data_part(_result_payload(result))], name="outputs", metadata={"skill": request.skill}
+                [new_data_part(_result_payload(result))], name="outputs", metadata=metadata
             )
-            if result.input_required:
-                # The skill asked the user something: the task waits in A2A input-required.
-                await updater.requires_input(self._text(result.summary or "input required"))
-            else:
-                await updater.complete(self._text(result.summary or f"{request.skill} finished"))
+            # A skill that asks the user something (``input_required``) still completes its own
+            # task: the answer resumes the *job* through Step Functions (a task token), never this
+            # process, and an A2A task left in input-required keeps its producer waiting forever
+            # (a leak in a long-running server that also hangs interpreter shutdown). The job
+            # record carries the input-required state and the question.
+            await updater.complete(self._text(result.summary or f"{request.skill} finished"))
             succeeded = True
         except AnalystackError as exc:
             logger.warning(

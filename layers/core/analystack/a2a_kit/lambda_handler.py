@@ -65,11 +65,33 @@ def make_lambda_handler(app: Any, *, api_gateway_base_path: str = "/") -> Lambda
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> Any:
         _ensure_event_loop()
-        if isinstance(event, dict) and "a2a" in event:
-            return _direct_invoke(adapter, event["a2a"], context)
-        return adapter(event, context)
+        try:
+            if isinstance(event, dict) and "a2a" in event:
+                return _direct_invoke(adapter, event["a2a"], context)
+            return adapter(event, context)
+        finally:
+            _drain_event_loop()
 
     return handler
+
+
+#: How long a finished invoke waits for the SDK's background tasks (a task's event consumer
+#: saving its last state) before Lambda freezes the container.
+DRAIN_SECONDS = 0.5
+
+
+def _drain_event_loop() -> None:
+    """Let the a2a-sdk's per-task background work finish before the invoke returns.
+
+    Mangum returns as soon as the response is complete, while the request handler's consumer
+    task may still be closing its queues; left pending, such tasks pile up in a long-lived
+    process (the local cloud) and are finalised by the garbage collector at exit, where their
+    queue shutdown can deadlock.
+    """
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.wait(pending, timeout=DRAIN_SECONDS))
 
 
 def _ensure_event_loop() -> None:
