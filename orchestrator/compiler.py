@@ -330,10 +330,13 @@ def _replan_states(orchestrator_arn: str) -> dict[str, Any]:
 
 
 def _top_level_catch(*, failover_to: str | None = None) -> list[dict[str, Any]]:
-    catches: list[dict[str, Any]] = [copy.deepcopy(REPLAN_CATCH)]
+    """``STEP_CATCH``, with the failover catcher between replanning and recording the failure."""
+    catches = _copy(STEP_CATCH)
     if failover_to:
-        catches.append({"ErrorEquals": list(FAILOVER_ERRORS), "ResultPath": "$.error", "Next": failover_to})
-    return catches + _copy(CATCH)
+        catches.insert(
+            1, {"ErrorEquals": list(FAILOVER_ERRORS), "ResultPath": "$.error", "Next": failover_to}
+        )
+    return catches
 
 
 def _failover_state_name(step: PlanStep) -> str:

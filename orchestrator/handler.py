@@ -128,13 +128,7 @@ def build_orchestrator_service(
             ),
         ],
         handlers={
-            "analyze": AnalyzeSkill(
-                jobs=job_store(),
-                launcher=launcher,
-                llm=llm,
-                discover=discover,
-                hub=data_hub(),
-            ),
+            "analyze": AnalyzeSkill(jobs=job_store(), launcher=launcher, planner=planner),
             "plan": PlanOnlySkill(planner=planner, agents=lambda: launcher.agents),
             "finalize": FinalizeSkill(
                 jobs=job_store(),

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from analystack.a2a_kit import ProgressReporter, SkillRequest, SkillResult
-from analystack.errors import AnalystackError, InvalidInputError
+from analystack.errors import REPLANNABLE_CODES, AnalystackError, InvalidInputError
 from analystack.hub import DataHub, SharedPart
 from analystack.jobs import EventLog, JobRecord, JobStore, StepRecord
 from analystack.models import CatalogItem, JobStatus, Producer, ProgressEvent, utc_now
@@ -25,6 +25,7 @@ from orchestrator.llm import LlmClient
 from orchestrator.llm_planner import AgentSkillInfo, ColumnInfo, DatasetSummary, plan_with_llm
 from orchestrator.plan import Plan
 from orchestrator.planner import DataSource, plan_request
+from orchestrator.replanning import ReplanContext, StepFailure, decide
 from orchestrator.routing import AgentRoute, PlanRouting, route_plan
 from orchestrator.synthesis import build_facts, synthesize
 from orchestrator.workflow import StepFunctionsRunner
@@ -46,13 +47,15 @@ class ExecutionLauncher:
         clarify_timeout_s: int = 300,
     ) -> None:
         self._runner = runner
-        self._functions = dict(agent_functions)
+        # finalize, replan, ask and relay; compile_plan rejects a missing one with a typed error
+        self._orchestrator = agent_functions.get("orchestrator", "")
+        self._agent_functions = {name: fn for name, fn in agent_functions.items() if name != "orchestrator"}
         self._routes = routes
         self.clarify_timeout_s = clarify_timeout_s
 
     @property
     def agents(self) -> set[str]:
-        return {name for name in self._functions if name != "orchestrator"}
+        return set(self._agent_functions)
 
     def routes(self) -> list[AgentRoute]:
         return self._routes() if self._routes else []
@@ -67,15 +70,11 @@ class ExecutionLauncher:
     ) -> tuple[str, str, PlanRouting]:
         """``(execution arn, state machine arn, routing)`` of the started execution."""
         completed = dict(steps or {})
-        routing = route_plan(
-            plan,
-            self.routes(),
-            functions={n: f for n, f in self._functions.items() if n != "orchestrator"},
-        )
+        routing = route_plan(plan, self.routes(), functions=self._agent_functions)
         definition = compile_plan(
             plan,
             function_arns=routing.function_arns,
-            finalize_function_arn=self._functions["orchestrator"],
+            finalize_function_arn=self._orchestrator,
             relay_urls=routing.relay_urls,
             failovers=routing.failovers,
             completed=set(completed),
@@ -106,15 +105,11 @@ class AnalyzeSkill:
         *,
         jobs: JobStore,
         launcher: ExecutionLauncher,
-        llm: LlmClient | None = None,
-        discover: Callable[[], list[AgentSkillInfo]] | None = None,
-        hub: DataHub | None = None,
+        planner: RequestPlanner,
     ) -> None:
         self._jobs = jobs
         self._launcher = launcher
-        self._llm = llm
-        self._discover = discover
-        self._hub = hub
+        self._planner = planner
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         job_id = request.job_id
@@ -129,8 +124,7 @@ class AnalyzeSkill:
     def _analyze(self, job_id: str, report: ProgressReporter) -> SkillResult:
         job = self._jobs.get(job_id)
         self._jobs.update(job_id, status=JobStatus.PLANNING)
-        planner = RequestPlanner(llm=self._llm, discover=self._discover, hub=self._hub)
-        outcome = planner.plan(
+        outcome = self._planner.plan(
             job.request,
             source=DataSource(kind="upload" if job.upload else "dataset"),
             dataset_id=job.dataset_id,
@@ -144,7 +138,8 @@ class AnalyzeSkill:
             stage="planning",
         )
         execution_arn, machine_arn, routing = self._launcher.launch(job, plan)
-        planning["failovers"] = routing.describe()
+        failovers = routing.describe()
+        planning["failovers"] = failovers
         self._jobs.update(
             job_id,
             status=JobStatus.RUNNING,
@@ -170,7 +165,7 @@ class AnalyzeSkill:
             f"{reason}: {plan.rationale}",
             planner=plan.planner,
             steps=[s.id for s in plan.steps],
-            failovers=routing.describe(),
+            failovers=failovers,
         )
         note = (
             f" — heuristic planner used ({planning['fallback_reason']})"
@@ -308,8 +303,6 @@ class ReplanSkill:
         self._llm = llm
 
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
-        from orchestrator.replanning import ReplanContext, StepFailure, decide
-
         job_id = request.job_id
         if not job_id:
             raise InvalidInputError("replan needs a job_id")
@@ -327,7 +320,7 @@ class ReplanSkill:
         plan = Plan.model_validate(job.plan)
         failure_event = self._failure(job_id)
         if failure_event is None:
-            return self._give_up(job_id, "no step reported a replannable failure", report)
+            return self._give_up("no step reported a replannable failure", report)
         failure = StepFailure(
             step_id=failure_event.step_id or "",
             agent=failure_event.agent,
@@ -375,7 +368,7 @@ class ReplanSkill:
             return SkillResult(outputs={"action": "ask"}, summary="asked the user")
         if decision.action != "continue" or decision.plan is None:
             self._jobs.decide(job_id, "replan", f"gave up: {decision.reason}", outcome="give_up", **common)
-            return self._give_up(job_id, decision.reason, report)
+            return self._give_up(decision.reason, report)
         new_plan = decision.plan
         execution_arn, machine_arn, routing = self._launcher.launch(
             job, new_plan, steps=steps, replans=replans + 1
@@ -416,13 +409,11 @@ class ReplanSkill:
             summary=f"replanned: {decision.change}",
         )
 
-    def _give_up(self, job_id: str, reason: str, report: ProgressReporter) -> SkillResult:
+    def _give_up(self, reason: str, report: ProgressReporter) -> SkillResult:
         report(95, f"no replan: {reason}", stage="replanning")
         return SkillResult(outputs={"action": "give_up", "reason": reason[:500]}, summary="no replan")
 
     def _failure(self, job_id: str) -> ProgressEvent | None:
-        from analystack.errors import REPLANNABLE_CODES
-
         failures = [
             e
             for e in self._events.list(job_id)
@@ -554,10 +545,7 @@ class FinalizeSkill:
             quality=reports["quality"],
             eda=reports["eda"],
             model=reports["model"],
-            artifacts=[
-                {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
-                for i in items
-            ],
+            artifacts=_artifact_refs(items),
             # Rows reach the LLM only when a setting allows it; by default it sees aggregates only.
             sample_rows=_sample_rows(items) if self._share_sample_rows else (),
             share_sample_rows=self._share_sample_rows,
@@ -565,7 +553,8 @@ class FinalizeSkill:
         narration = synthesize(
             facts, llm=self._llm, request=job.request, language=(job.plan or {}).get("language")
         )
-        summary = narration.text + _decisions_note(self._jobs.get(job_id).decisions)
+        decisions = self._jobs.get(job_id).decisions  # with the failovers just recorded
+        summary = narration.text + _decisions_note(decisions)
         synthesis = {
             "narrator": narration.narrator,
             "fallback_reason": narration.fallback_reason,
@@ -588,9 +577,7 @@ class FinalizeSkill:
                 steps=records,
                 summary=summary,
                 synthesis=synthesis,
-                llm_usage=_total_llm_usage(
-                    [(job.planning or {}), *self._jobs.get(job_id).decisions, synthesis]
-                ),
+                llm_usage=_total_llm_usage([(job.planning or {}), *decisions, synthesis]),
                 finished_at=utc_now(),
                 error={"code": "analysis_failed", "message": error_text} if error_text else None,
                 result={
@@ -748,10 +735,7 @@ class FinalizeSkill:
             eda=reports["eda"],
             model=model,
             charts=charts,
-            artifacts=[
-                {"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type}
-                for i in items
-            ],
+            artifacts=_artifact_refs(items),
             loading_notes=[
                 str(note) for i in items if i.kind == "dataset" for note in i.metadata.get("warnings", [])
             ][:20],
@@ -763,11 +747,9 @@ class FinalizeSkill:
         else:
             # plotly.js (~4.8 MB) is the same in every report: a shared part is compressed once
             # per container, not once per job.
-            from plotly.offline import get_plotlyjs
-
             marker = "\x00analystack-plotly-js\x00"
             head, tail = build_html(inputs, plotly_js=marker).split(marker, 1)
-            body = [head.encode(), _plotly_js_part(get_plotlyjs), tail.encode()]
+            body = [head.encode(), _plotly_js_part(), tail.encode()]
         html_item = self._hub.put_artifact(
             body,
             name="report.html",
@@ -803,8 +785,15 @@ def _sample_rows(items: list[CatalogItem]) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _plotly_js_part(get_plotlyjs: Callable[[], str]) -> SharedPart:
+def _plotly_js_part() -> SharedPart:
+    from plotly.offline import get_plotlyjs  # plotly loads only when a report has charts
+
     return SharedPart(get_plotlyjs().encode())
+
+
+def _artifact_refs(items: list[CatalogItem]) -> list[dict[str, Any]]:
+    """The job's artifacts as the narration and the report list them."""
+    return [{"item_id": i.item_id, "name": i.name, "kind": i.kind, "media_type": i.media_type} for i in items]
 
 
 def _total_llm_usage(records: list[dict[str, Any]]) -> dict[str, Any]:

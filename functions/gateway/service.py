@@ -230,20 +230,12 @@ class AnalysisService:
     def session_context(self, session_id: str) -> dict[str, Any]:
         """What a follow-up reuses: the newest dataset a finished turn produced (a cleaned dataset
         over the ingested one), the target it modelled, and that turn's job id."""
-        turns = self._jobs.session_turns(session_id)
-        if not turns:
-            raise NotFoundError(f"No session with id '{session_id}'")
+        turns = self._turns(session_id)
         for turn in reversed(turns):
             job = self._jobs.get(str(turn["job_id"]))
             if job.status != JobStatus.SUCCEEDED:
                 continue
-            dataset = job.dataset_id
-            target = None
-            for step in job.steps:  # plan order: a later step's dataset (cleaned) supersedes
-                if step.status != "succeeded":
-                    continue
-                dataset = str(step.outputs.get("dataset_id") or dataset or "") or None
-                target = str(step.outputs.get("target") or target or "") or None
+            dataset, target = _latest_dataset_and_target(job)
             if dataset:
                 return {
                     "previous_job_id": job.job_id,
@@ -255,20 +247,20 @@ class AnalysisService:
             f"Session '{session_id}' has no finished turn with a dataset yet: send a file first"
         )
 
-    def session_view(self, session_id: str, *, link: Any) -> dict[str, Any]:
-        """The session's turns (request, job, status, summary, dataset, target) and their artifacts."""
+    def _turns(self, session_id: str) -> list[dict[str, Any]]:
         turns = self._jobs.session_turns(session_id)
         if not turns:
             raise NotFoundError(f"No session with id '{session_id}'")
+        return turns
+
+    def session_view(self, session_id: str, *, link: Any) -> dict[str, Any]:
+        """The session's turns (request, job, status, summary, dataset, target) and their artifacts."""
+        turns = self._turns(session_id)
         views = []
         datasets: dict[str, dict[str, Any]] = {}
         for number, turn in enumerate(turns, start=1):
             job = self._jobs.get(str(turn["job_id"]))
-            outputs = [step.outputs for step in job.steps if step.status == "succeeded"]
-            dataset = next(
-                (str(o["dataset_id"]) for o in reversed(outputs) if o.get("dataset_id")), job.dataset_id
-            )
-            target = next((str(o["target"]) for o in reversed(outputs) if o.get("target")), None)
+            dataset, target = _latest_dataset_and_target(job)
             items = self._hub.list_by_job(job.job_id)
             for item in items:
                 if item.kind == "dataset":
@@ -331,9 +323,7 @@ class AnalysisService:
 
     def answer_in_session(self, session_id: str, text: str | None) -> dict[str, Any]:
         """The user answers in the conversation: the session's job that is waiting gets the answer."""
-        turns = self._jobs.session_turns(session_id)
-        if not turns:
-            raise NotFoundError(f"No session with id '{session_id}'")
+        turns = self._turns(session_id)
         for turn in reversed(turns):
             job = self._jobs.get(str(turn["job_id"]))
             if job.status == JobStatus.INPUT_REQUIRED:
@@ -439,6 +429,17 @@ class AnalysisService:
         """Events after ``after`` and whether the job has finished."""
         job = self._jobs.get(job_id)
         return self._events.list(job_id, after=after), job.status in TERMINAL
+
+
+def _latest_dataset_and_target(job: JobRecord) -> tuple[str | None, str | None]:
+    """The newest dataset and target among a job's succeeded steps, in plan order (a cleaned
+    dataset supersedes the ingested one), else the job's own dataset."""
+    dataset, target = job.dataset_id, None
+    for step in job.steps:
+        if step.status == "succeeded":
+            dataset = str(step.outputs.get("dataset_id") or dataset or "") or None
+            target = str(step.outputs.get("target") or target or "") or None
+    return dataset, target
 
 
 def _public_question(question: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from analystack.settings import get_settings
 from orchestrator.discovery import fetch_agent_skills
 from orchestrator.llm import LlmClient
 from orchestrator.planner import DataSource, plan_request
-from orchestrator.skills import AnalyzeSkill, ExecutionLauncher
+from orchestrator.skills import AnalyzeSkill, ExecutionLauncher, RequestPlanner
 from orchestrator.workflow import StepFunctionsRunner
 
 pytestmark = pytest.mark.integration
@@ -54,9 +54,13 @@ def _skill(cloud: Any, stub: OpenAIStub) -> AnalyzeSkill:
             ),
             agent_functions=settings.endpoints.agent_functions,
         ),
-        llm=LlmClient(model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=10, max_retries=0),
-        discover=lambda: fetch_agent_skills(agents),
-        hub=data_hub(),
+        planner=RequestPlanner(
+            llm=LlmClient(
+                model="gpt-4o", api_key="test", base_url=stub.base_url, timeout_s=10, max_retries=0
+            ),
+            discover=lambda: fetch_agent_skills(agents),
+            hub=data_hub(),
+        ),
     )
 
 
