@@ -59,7 +59,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -69,6 +68,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rss import RssSampler  # bench/rss.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 SALES = ROOT / "layers" / "core" / "analystack" / "samples" / "sales.csv"
@@ -300,35 +300,6 @@ PHASE_ENDS = (
 )
 
 
-class RssSampler:
-    """Peak RSS of this process, sampled by a daemon thread."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        gc.collect()
-        self.baseline = self._process.memory_info().rss
-        self.peak = self.baseline
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
-
-
 def large_child(csv: Path, budget: float, mode: str) -> dict[str, Any]:
     """One measured run in this (fresh) process: ``time`` (phases, rows, RSS) or ``memory``."""
     import tracemalloc
@@ -365,7 +336,7 @@ def large_child(csv: Path, budget: float, mode: str) -> dict[str, Any]:
         peak = tracemalloc.get_traced_memory()[1] - start_bytes
         tracemalloc.stop()
         return {"traced_peak": peak, "best_model": result.best_model}
-    with RssSampler() as rss:
+    with RssSampler(interval=0.02) as rss:
         result, target_s, save_s, model_bytes, began = call()
     phases = {"target": target_s}
     budget_phases = getattr(getattr(result, "budget", None), "phases", None)
