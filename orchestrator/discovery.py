@@ -25,6 +25,7 @@ from analystack.registry import (
     AgentCardUnreachableError,
     AgentRecord,
     AgentRegistry,
+    AgentSkill,
     InvalidAgentCardError,
     card_skills,
     fetch_card,
@@ -86,15 +87,23 @@ def skills_of(
 ) -> list[AgentSkillInfo]:
     """``AgentSkillInfo`` for every plannable skill of the available records."""
     return [
+        info
+        for record in records
+        if record.available and record.agent not in exclude and (record.function_name or not require_function)
+        for info in _plannable(record.agent, record.skills)
+    ]
+
+
+def _plannable(agent: str, skills: Iterable[AgentSkill]) -> list[AgentSkillInfo]:
+    """The planner's view of an agent's skills: ids a plan step can name, bounded texts."""
+    return [
         AgentSkillInfo(
-            agent=record.agent,
+            agent=agent,
             skill=skill.id,
             description=skill.description[:MAX_DESCRIPTION_CHARS],
             tags=skill.tags[:MAX_TAGS],
         )
-        for record in records
-        if record.available and record.agent not in exclude and (record.function_name or not require_function)
-        for skill in record.skills
+        for skill in skills
         if PLANNABLE_SKILL.match(skill.id)
     ]
 
@@ -146,16 +155,7 @@ def fetch_agent_skills(
             card = fetch_card(url.rstrip("/"), http)
         except (AgentCardUnreachableError, InvalidAgentCardError):
             continue  # down or not deployed: not offered to the planner
-        skills.extend(
-            AgentSkillInfo(
-                agent=agent,
-                skill=skill.id,
-                description=skill.description[:MAX_DESCRIPTION_CHARS],
-                tags=skill.tags[:MAX_TAGS],
-            )
-            for skill in card_skills(card)
-            if PLANNABLE_SKILL.match(skill.id)
-        )
+        skills.extend(_plannable(agent, card_skills(card)))
     return skills
 
 
