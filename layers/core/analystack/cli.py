@@ -13,9 +13,12 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from analystack.localcloud.cloud import LocalCloud
 
 HEADLINE_REQUEST = "매출 데이터를 분석하고 예측 모델을 만들어주세요"
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -31,7 +34,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     ports = dict(SEED_PORTS)
     ports.update(aws=args.aws_port, gateway=args.api_port)
-    cloud = LocalCloud(host=args.host, ports=ports, stack_name=args.stack_name)
+    cloud = LocalCloud(
+        host=args.host,
+        ports=ports,
+        stack_name=args.stack_name,
+        isolation=args.isolation,
+        prewarm=args.isolation == "process",
+    )
     try:
         cloud.start()
     except PortInUseError as exc:
@@ -49,6 +58,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     print("\nstopping...")
+    _print_environment_reports(cloud)
     cloud.stop()
     return 0
 
@@ -63,7 +73,7 @@ def _api_alive(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def _api_endpoint(explicit: str | None) -> Iterator[str]:
+def _api_endpoint(explicit: str | None, isolation: str = "thread") -> Iterator[str]:
     """A running stack's API, or an embedded cloud brought up in-process for this command."""
     url = explicit or os.environ.get("ANALYSTACK_API_URL")
     if url:
@@ -76,12 +86,23 @@ def _api_endpoint(explicit: str | None) -> Iterator[str]:
     from analystack.localcloud.cloud import LocalCloud
 
     print("no stack running: bringing up the embedded local cloud in-process...")
-    cloud = LocalCloud.on_free_ports()
+    cloud = LocalCloud.on_free_ports(isolation=isolation)
     cloud.start()
     try:
         yield cloud.api_url
     finally:
+        _print_environment_reports(cloud)
         cloud.stop()
+
+
+def _print_environment_reports(cloud: LocalCloud) -> None:
+    if cloud.registry.environments is None or not cloud.registry.environments.reports:
+        return
+    from analystack.localcloud.workers import summarise_reports
+
+    print("Lambda execution environments (REPORT lines summed per function):")
+    for line in summarise_reports(list(cloud.registry.environments.reports)):
+        print(f"  {line}")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -89,7 +110,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: no such file: {path}", file=sys.stderr)
         return 2
-    with _api_endpoint(args.api) as api, httpx.Client(base_url=api, timeout=120) as http:
+    with _api_endpoint(args.api, args.isolation) as api, httpx.Client(base_url=api, timeout=120) as http:
         data = {"request": args.request}
         if args.session:
             data["session_id"] = args.session
@@ -280,6 +301,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_analyze(args)
 
 
+def _add_isolation_option(command: argparse.ArgumentParser, *, default: str) -> None:
+    command.add_argument(
+        "--isolation",
+        choices=("thread", "process"),
+        default=default,
+        help="embedded cloud only: run every function in this process ('thread', quickest to start) or "
+        "each in execution environments of its own, as on Lambda ('process': own interpreter, "
+        f"environment, timeout, memory figures per invoke). Default: {default}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analystack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--aws-port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=8000)
     up.add_argument("--stack-name", default="analystack")
+    _add_isolation_option(up, default="process")
     up.set_defaults(func=cmd_up)
 
     for name, func, help_text in (
@@ -315,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=5 * 1024 * 1024,
             help="files larger than this many bytes are uploaded with a presigned PUT",
         )
+        _add_isolation_option(command, default="thread")
         command.set_defaults(func=func)
 
     followup = sub.add_parser(

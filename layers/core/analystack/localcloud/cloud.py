@@ -83,11 +83,19 @@ class LocalCloud:
     region: str = "us-east-1"
     serve_http: bool = True
     template_path: Path | None = None
-    registry: HandlerRegistry = field(default_factory=HandlerRegistry)
+    # "thread": every handler in this process (fast to start; tests). "process": each function in
+    # execution environments of its own, as on Lambda (see analystack.localcloud.workers).
+    isolation: str = "thread"
+    # With process isolation: start one environment per function before serving (no cold starts).
+    prewarm: bool = False
+    registry: HandlerRegistry = field(init=False)
     stack: DeployedStack | None = None
     _moto: Any = None
     _servers: list[_ServerThread] = field(default_factory=list)
     _undo_dispatch: Any = None
+
+    def __post_init__(self) -> None:
+        self.registry = HandlerRegistry(isolation=self.isolation)
 
     @classmethod
     def on_free_ports(cls, **kwargs: Any) -> LocalCloud:
@@ -125,6 +133,8 @@ class LocalCloud:
         self._moto.start()
         self._configure_moto()
         self.deploy()
+        if self.prewarm:
+            self.registry.prewarm()
         if self.serve_http:
             self._serve()
             self.refresh_agents()
@@ -150,6 +160,7 @@ class LocalCloud:
         if self._undo_dispatch:
             self._undo_dispatch()
             self._undo_dispatch = None
+        self.registry.stop()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -178,7 +189,14 @@ class LocalCloud:
         os.environ["ANALYSTACK_ENDPOINTS__ALLOW_PRIVATE_AGENT_URLS"] = "true"
         get_settings.cache_clear()
         for spec in self.stack.functions.values():
-            self.registry.register(spec.name, spec.arn, spec.handler, spec.timeout)
+            self.registry.register(
+                spec.name,
+                spec.arn,
+                spec.handler,
+                spec.timeout,
+                memory_size=spec.memory_size,
+                environment=spec.environment,
+            )
         if self._undo_dispatch is None:
             self._undo_dispatch = install(self.registry)
         return self.stack

@@ -60,6 +60,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str]
     timeout: int
+    memory_size: int = 128
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,7 @@ def _create_function(
         handler=handler,
         environment=environment,
         timeout=int(properties.get("Timeout", 3)),
+        memory_size=int(properties.get("MemorySize", 128)),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from analystack.localcloud.workers import EnvironmentPool, FunctionConfig, FunctionError
 from analystack.telemetry import logger
 
 
@@ -45,18 +46,64 @@ class LambdaContext:
 HandlerFn = Callable[[Any, Any], Any]
 
 
-class HandlerRegistry:
-    """Function name -> handler, imported lazily (like a Lambda cold start) on first invoke."""
+ISOLATION_MODES = ("thread", "process")
 
-    def __init__(self) -> None:
+
+class HandlerRegistry:
+    """Function name -> handler.
+
+    ``isolation="thread"`` (the default, and what tests use): handlers are imported lazily into
+    the cloud's process (like a cold start) and run on the caller's thread. ``"process"``: each
+    function runs in execution environments of its own (:mod:`analystack.localcloud.workers`),
+    with its own interpreter, environment, timeout and a REPORT per invoke. Overrides always run
+    in-process, so tests can swap a function's code for a crash or an outage.
+    """
+
+    def __init__(self, isolation: str = "thread") -> None:
+        if isolation not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
+        self.isolation = isolation
         self._specs: dict[str, tuple[str, str, int]] = {}
         self._loaded: dict[str, HandlerFn] = {}
         self._overrides: dict[str, HandlerFn] = {}
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, float]] = []
+        self.environments: EnvironmentPool | None = EnvironmentPool() if isolation == "process" else None
 
-    def register(self, name: str, arn: str, handler_path: str, timeout: int = 300) -> None:
+    def register(
+        self,
+        name: str,
+        arn: str,
+        handler_path: str,
+        timeout: int = 300,
+        *,
+        memory_size: int = 128,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self._specs[name] = (arn, handler_path, timeout)
+        if self.environments is not None:
+            self.environments.configure(
+                FunctionConfig(
+                    name=name,
+                    arn=arn,
+                    handler=handler_path,
+                    timeout_s=timeout,
+                    memory_size_mb=memory_size,
+                    environment=dict(environment or {}),
+                )
+            )
+
+    def knows(self, name_or_arn: str) -> bool:
+        return _function_name(name_or_arn) in self._specs
+
+    def prewarm(self) -> None:
+        """Start one warm environment per function (process isolation only)."""
+        if self.environments is not None:
+            self.environments.prewarm(self.names())
+
+    def stop(self) -> None:
+        if self.environments is not None:
+            self.environments.stop()
 
     def override(self, name: str, handler: HandlerFn | None) -> None:
         """Replace a function's code (tests use this to make an agent crash or vanish)."""
@@ -69,7 +116,7 @@ class HandlerRegistry:
         return sorted(self._specs)
 
     def resolve(self, name_or_arn: str) -> tuple[str, str, HandlerFn, int]:
-        name = name_or_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        name = _function_name(name_or_arn)
         if name not in self._specs:
             raise KeyError(name)
         arn, path, timeout = self._specs[name]
@@ -83,18 +130,28 @@ class HandlerRegistry:
 
     def invoke(self, name_or_arn: str, event: Any) -> Any:
         """Call a handler the way Lambda does; exceptions propagate to the caller."""
+        name = _function_name(name_or_arn)
+        if self.environments is not None and name not in self._overrides and name in self._specs:
+            self.invocations.append((name, time.time()))
+            return self.environments.invoke(name, event)
         name, arn, handler, timeout = self.resolve(name_or_arn)
         self.invocations.append((name, time.time()))
         context = LambdaContext(function_name=name, invoked_function_arn=arn, timeout_seconds=timeout)
         return handler(event, context)
 
 
+def _function_name(name_or_arn: str) -> str:
+    return name_or_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+
+
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """Lambda's error shape: Step Functions matches Retry/Catch on ``errorType``.
 
     The stack trace is left out on purpose: it would carry file paths into execution history.
+    An error from another execution environment keeps the type it was raised with there.
     """
-    return {"errorType": type(exc).__name__, "errorMessage": getattr(exc, "message", None) or str(exc)}
+    error_type = exc.error_type if isinstance(exc, FunctionError) else type(exc).__name__
+    return {"errorType": error_type, "errorMessage": getattr(exc, "message", None) or str(exc)}
 
 
 def install(registry: HandlerRegistry) -> Callable[[], None]:
@@ -106,9 +163,7 @@ def install(registry: HandlerRegistry) -> Callable[[], None]:
     def invoke(
         self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
     ) -> bytes | None:
-        try:
-            registry.resolve(function_name)
-        except KeyError:
+        if not registry.knows(function_name):
             # Unknown to the project: moto's simple backend would answer "OK" even for a function
             # that does not exist; looking it up first raises ResourceNotFound like Lambda does.
             self.get_function(function_name, qualifier)
