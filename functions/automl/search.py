@@ -167,6 +167,8 @@ SEARCH_MAX_CELLS = 1_000_000
 REFIT_MAX_ROWS = 200_000
 REFIT_MAX_CELLS = 4_000_000
 HOLDOUT_MAX_ROWS = 100_000
+#: Rows preprocessed and predicted at a time when scoring (bounds the feature matrices' memory).
+SCORING_CHUNK_ROWS = 20_000
 IMPORTANCE_MAX_ROWS = 2_000
 #: The search never samples fewer rows than this (when the table has them), however wide.
 SEARCH_MIN_ROWS = 1_000
@@ -705,15 +707,22 @@ def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 def _pipeline_metrics(
     task: Task, y_true: np.ndarray, pipeline: Pipeline, X: pd.DataFrame, classes: np.ndarray
 ) -> dict[str, float]:
-    """The fitted pipeline's metrics; the holdout is preprocessed once for both predictions."""
-    matrix = pipeline[:-1].transform(X)
-    model = pipeline[-1]
-    predicted = model.predict(matrix)
+    """The fitted pipeline's metrics; each chunk of the holdout is preprocessed once for both
+    predictions. Chunks bound the preprocessed matrices (dense one-hot columns, float64): on the
+    1M-row sales table, scoring 100,000 rows at once raised the agent's peak by ~85 MiB."""
+    preprocess, estimator = pipeline[:-1], pipeline[-1]
+    binary = task == "classification" and len(classes) == 2
+    predicted_parts, proba_parts = [], []
+    for start in range(0, len(X), SCORING_CHUNK_ROWS):
+        matrix = preprocess.transform(X.iloc[start : start + SCORING_CHUNK_ROWS])
+        predicted_parts.append(estimator.predict(matrix))
+        if binary:
+            proba_parts.append(estimator.predict_proba(matrix)[:, list(estimator.classes_).index(classes[1])])
+        del matrix
+    predicted = np.concatenate(predicted_parts) if predicted_parts else np.empty(0)
     if task != "classification":
         return _metrics(task, y_true, predicted, None)
-    proba = None
-    if len(classes) == 2:
-        proba = model.predict_proba(matrix)[:, list(model.classes_).index(classes[1])]
+    proba = np.concatenate(proba_parts) if binary else None
     return _metrics(task, y_true, _codes(predicted, classes), proba)
 
 
