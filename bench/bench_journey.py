@@ -166,20 +166,15 @@ def _import_analysis_modules() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def child_client(api: str, csv: Path, timeout: float, poll: float) -> dict[str, Any]:
+def child_client(api: str, csv: Path, timeout: float, poll: float, compress: bool = True) -> dict[str, Any]:
     """What ``analystack analyze --api`` does for a big file, timed (runs in its own process)."""
     import httpx
 
+    from analystack.cli import upload_file
+
     with httpx.Client(base_url=api, timeout=120) as http:
         started = time.time()
-        reservation = http.post("/uploads", json={"filename": csv.name, "size_bytes": csv.stat().st_size})
-        if reservation.status_code != 201:
-            raise RuntimeError(f"POST /uploads: {reservation.status_code} {reservation.text[:300]}")
-        upload = reservation.json()
-        put = httpx.put(
-            upload["upload_url"], content=csv.read_bytes(), headers=upload["headers"], timeout=600
-        )
-        put.raise_for_status()
+        upload = upload_file(http, csv, compress=compress)  # the CLI's own upload, presigned PUT
         uploaded = time.time()
         accepted = http.post("/analyze", json={"request": REQUEST, "upload_id": upload["upload_id"]})
         if accepted.status_code != 202:
@@ -201,11 +196,24 @@ def child_client(api: str, csv: Path, timeout: float, poll: float) -> dict[str, 
     return {
         "started": started,
         "uploaded": uploaded,
+        "sent_bytes": upload["sent_bytes"],
         "seen": seen,
         "job": job,
         "events": events,
         "polls": polls,
     }
+
+
+def _head_csv(csv: Path, lines: int) -> Path:
+    """The first ``lines`` rows of ``csv`` beside it (the warm-up job's input)."""
+    head = csv.with_name(f"warmup-{csv.name}")
+    with csv.open("rb") as source, head.open("wb") as target:
+        for _ in range(lines + 1):
+            line = source.readline()
+            if not line:
+                break
+            target.write(line)
+    return head
 
 
 def child_journey(csv: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -215,12 +223,21 @@ def child_journey(csv: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     _import_analysis_modules()
     clock = time.perf_counter()
-    cloud = LocalCloud.on_free_ports()
+    cloud = LocalCloud.on_free_ports(isolation=args.isolation, prewarm=True)
     cloud.start()
+    if cloud.registry.environments is not None:
+        # Warm environments, as a deployed stack's are after its first requests: a small job loads
+        # what the skills import lazily (the plain script imports it all before its clock, too).
+        _run_child("client", _head_csv(csv, 2000), args, ["--api", cloud.api_url], timeout=args.timeout)
     cloud_start = time.perf_counter() - clock
     try:
         with RssSampler() as rss:
             client = _run_child("client", csv, args, ["--api", cloud.api_url], timeout=args.timeout + 120)
+        reports = [
+            r
+            for r in (cloud.registry.environments.reports if cloud.registry.environments else [])
+            if r.started >= client["started"]
+        ]
     finally:
         cloud.stop()
     job, events = client["job"], client["events"]
@@ -230,15 +247,22 @@ def child_journey(csv: Path, args: argparse.Namespace) -> dict[str, Any]:
             steps.append({**_step_fields(step), "start": None, "end": None})
             continue
         start, end = _stamp(step["started_at"]), _stamp(step["finished_at"])
-        steps.append({**_step_fields(step), "start": start, "end": end, **rss.step(start, end)})
+        memory = (
+            rss.step(start, end)
+            if not reports
+            else _environment_memory(reports, cloud.function_name(step["agent"]), start, end)
+        )
+        steps.append({**_step_fields(step), "start": start, "end": end, **memory})
     eda_plan = next((s for s in (job.get("plan") or {}).get("steps", []) if s.get("id") == "eda"), None)
     eda_target = (eda_plan or {}).get("inputs", {}).get("target")
     return {
         "status": job["status"],
         "error": (job.get("error") or {}).get("message"),
+        "isolation": args.isolation,
         "cloud_start_s": cloud_start,
         "started": client["started"],
         "uploaded": client["uploaded"],
+        "upload_sent_bytes": client["sent_bytes"],
         "finished": _stamp(job["finished_at"]) if job.get("finished_at") else client["seen"],
         "polls": client["polls"],
         "upload_memory": rss.step(client["started"], client["uploaded"]),
@@ -250,6 +274,29 @@ def child_journey(csv: Path, args: argparse.Namespace) -> dict[str, Any]:
         "automl_events": [(_stamp(e["at"]), e["message"]) for e in events if e.get("agent") == "automl"],
         "baseline_rss": rss.baseline,
         "peak_rss": rss.peak,
+        "functions": {
+            r.function.removeprefix(cloud.function_name("")): {
+                "peak": int(r.max_memory_used_mb * MB),
+                "memory_size": r.memory_size_mb * MB,
+            }
+            for r in sorted(reports, key=lambda r: r.max_memory_used_mb)
+        },
+    }
+
+
+def _environment_memory(reports: list[Any], function: str, start: float, end: float) -> dict[str, int]:
+    """A step's memory from its function's REPORT: the invoke that overlaps the step longest."""
+    runs = [
+        r
+        for r in reports
+        if r.function == function and r.started < end and r.started + r.duration_ms / 1000 > start
+    ]
+    if not runs:
+        return {"peak": 0, "added": 0}
+    run = max(runs, key=lambda r: min(end, r.started + r.duration_ms / 1000) - max(start, r.started))
+    return {
+        "peak": int(run.max_memory_used_mb * MB),
+        "added": int(max(0.0, run.max_memory_used_mb - run.memory_at_start_mb) * MB),
     }
 
 
@@ -381,7 +428,17 @@ def _run_child(
     kind: str, csv: Path, args: argparse.Namespace, extra: list[str], *, timeout: float | None = None
 ) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", kind, "--csv", str(csv), "--budget", str(args.budget)]
-    command += ["--timeout", str(args.timeout), "--poll", str(args.poll), *extra]
+    command += [
+        "--timeout",
+        str(args.timeout),
+        "--poll",
+        str(args.poll),
+        "--isolation",
+        args.isolation,
+        "--upload",
+        args.upload,
+        *extra,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     out = subprocess.run(
         command,
@@ -481,6 +538,8 @@ def figures(journey: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
         "credited": (phases["total"] - phases["automl_step"]) / plain_rest,
         "cloud start": journey["cloud_start_s"],
         "polls": journey["polls"],
+        "sent": journey["upload_sent_bytes"],
+        "automl added": added.get("automl") or 0,
     }
     for name, side, step_added in (
         ("journey", journey, {a: m for a, m in added.items() if a != "automl"}),
@@ -570,8 +629,25 @@ def report(
         f"journey: cloud start {f['cloud start']:.1f} s (not counted); the client polled the events "
         f"{f['polls']:.0f} times; AutoML step {f['automl_step']:.2f} s, {f['automl_alone']:.2f} s of it alone"
     )
+    print(f"upload: {csv.stat().st_size / MB:.1f} MiB CSV sent as {f['sent'] / MB:.1f} MiB")
     for name in ("journey", "plain"):
         base, peak, worst = f[f"{name} baseline"], f[f"{name} peak"], f[f"{name} worst added"]
+        if name == "journey" and journey["isolation"] == "process":
+            functions = ", ".join(
+                f"{fn} {m['peak'] / MB:.0f} of {m['memory_size'] / MB:.0f}"
+                for fn, m in journey["functions"].items()
+            )
+            print(
+                f"memory (journey, each function in its own environment, from its REPORT): most any step but "
+                f"AutoML added to its function: {f['journey worst step']} {worst / MB:.0f} MiB = {worst / arrow:.1f}x "
+                f"Arrow {_verdict(worst / arrow, MEMORY_TARGET)}; automl {f['automl added'] / MB:.0f} MiB = "
+                f"{f['automl added'] / arrow:.1f}x {_verdict(f['automl added'] / arrow, MEMORY_TARGET)}  "
+                f"(target <= {MEMORY_TARGET}x)\n"
+                f"  Max Memory Used (MiB) of MemorySize, first run: {functions}\n"
+                f"  the cloud's own process (moto's S3, DynamoDB and Step Functions, the HTTP bridge): "
+                f"baseline {base / MB:.0f} MiB, added {(peak - base) / MB:.0f} MiB"
+            )
+            continue
         print(
             f"memory ({name}): baseline RSS {base / MB:.0f} MiB, peak {peak / MB:.0f} MiB; "
             f"(peak - baseline) / Arrow {(peak - base) / arrow:.1f}x {_verdict((peak - base) / arrow, MEMORY_TARGET)}; "
@@ -623,6 +699,19 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per row count, alternating the sides; medians are shown"
     )
+    parser.add_argument(
+        "--upload",
+        choices=["zstd", "raw"],
+        default="zstd",
+        help="how the client sends the CSV: zstd-compressed as the CLI does, or as is",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=["process", "thread"],
+        default="process",
+        help="the cloud's Lambda model: each function in its own warm environment (as deployed; memory "
+        "per function from its REPORT) or every handler in the cloud's process (memory summed)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: 10,000 rows, 2 s AutoML budget")
     parser.add_argument("--child", choices=["journey", "client", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -634,7 +723,7 @@ def main() -> None:
         print(json.dumps(child_journey(args.csv, args)))
         return
     if args.child == "client":
-        print(json.dumps(child_client(args.api, args.csv, args.timeout, args.poll)))
+        print(json.dumps(child_client(args.api, args.csv, args.timeout, args.poll, args.upload == "zstd")))
         return
     if args.child == "plain":
         print(json.dumps(child_plain(args.csv, args.budget, args.eda_target)))

@@ -39,6 +39,11 @@ class IngestSkill:
         max_bytes, max_rows, max_columns = self._max
         return LoadLimits(max_bytes=max_bytes, max_rows=max_rows, max_columns=max_columns)
 
+    def _read(self, source_uri: str, filename: str, report: ProgressReporter) -> bytes:
+        data = self._hub.read_bytes(source_uri, max_bytes=self._limits.max_bytes)
+        report(30, f"read {_human_bytes(len(data))} from {filename}", stage="reading")
+        return data
+
     def __call__(self, request: SkillRequest, report: ProgressReporter) -> SkillResult:
         # pandas/pyarrow load here, not at cold start: card and health requests never need them.
         from functions.ingestion.loaders import infer_schema, load_table
@@ -47,10 +52,9 @@ class IngestSkill:
         filename = str(request.inputs.get("filename") or source_uri.rsplit("/", 1)[-1])
         upload_id = request.inputs.get("upload_id")
         report(5, f"reading {filename}", stage="reading")
-        data = self._hub.read_bytes(source_uri, max_bytes=self._limits.max_bytes)
-        report(30, f"read {_human_bytes(len(data))} from {filename}", stage="reading")
-        table = load_table(data, filename, limits=self._limits)
-        del data  # the upload's bytes (as large as the file) are not needed while the dataset is written
+        # The upload's bytes are handed straight to load_table, which holds the only reference
+        # and drops it once parsed: they are gone before type inference and the Parquet write.
+        table = load_table(self._read(source_uri, filename, report), filename, limits=self._limits)
         frame = table.frame
         rows, columns = frame.shape
         details = f"{table.format}" + (f", {table.encoding}" if table.encoding else "")

@@ -759,6 +759,89 @@ def test_gzip_bomb_is_stopped_at_the_byte_limit() -> None:
         load_table(content, "bomb.csv.gz", limits=LoadLimits(max_bytes=1000))
 
 
+def _zstd(content: bytes) -> bytes:
+    # What the CLI sends: one zstd frame at level 1.
+    return pa.Codec("zstd", compression_level=1).compress(content, asbytes=True)
+
+
+def test_zstd_under_the_tables_own_name_is_recognised_by_its_magic() -> None:
+    table = load_table(_zstd(b"a,b\n1,2\n3,4\n"), "sales.csv")
+    assert (table.format, table.compression) == ("csv", "zstd")
+    assert table.frame["b"].tolist() == [2, 4]
+    assert table.warnings == []
+
+    table = load_table(_zstd(b'{"a": 1}\n{"a": 2}\n'), "events.jsonl")
+    assert (table.format, table.compression) == ("jsonl", "zstd")
+    assert table.frame["a"].tolist() == [1, 2]
+
+
+def test_zstd_by_suffix_and_without_extension() -> None:
+    table = load_table(_zstd(b"x\ty\n1\t2\n"), "blob.zst")
+    assert (table.format, table.compression, table.delimiter) == ("tsv", "zstd", "\t")
+
+    table = load_table(_zstd(b"a;b\n1;2\n"), "data.CSV.ZSTD")
+    assert (table.format, table.compression, table.delimiter) == ("csv", "zstd", ";")
+
+    table = load_table(_zstd(b'[{"a": 1}]'), "upload")
+    assert (table.format, table.compression) == ("json", "zstd")
+
+
+def test_zstd_and_gzip_give_the_same_table() -> None:
+    content = b"id,price,when\n1,$1.50,2024-01-02\n2,,2024-01-03\n"
+
+    zstd_table = load_table(_zstd(content), "t.csv")
+    gzip_table = load_table(gzip.compress(content), "t.csv.gz")
+
+    pd.testing.assert_frame_equal(zstd_table.frame, gzip_table.frame)
+    assert zstd_table.warnings == gzip_table.warnings
+
+
+def test_zst_name_with_plain_content_is_read_as_is() -> None:
+    table = load_table(b"a\n1\n", "plain.csv.zst")
+
+    assert table.compression is None
+    assert table.frame["a"].tolist() == [1]
+    assert _warned(table, "ends in .zst but the content is not zstd-compressed")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\x28\xb5\x2f\xfd" + b"not a zstd frame" * 4, id="garbage-after-magic"),
+        pytest.param("truncated", id="truncated"),
+    ],
+)
+def test_damaged_zstd_raises_parse_error(content: bytes | str) -> None:
+    if content == "truncated":
+        noise = np.random.default_rng(3).integers(0, 10**9, 5000).astype(str)
+        whole = _zstd(("n\n" + "\n".join(noise) + "\n").encode())
+        content = whole[: len(whole) // 2]
+    assert isinstance(content, bytes)
+
+    with pytest.raises(ParseError, match="zstd-compressed file is damaged or truncated"):
+        load_table(content, "cut.csv")
+
+
+def test_zstd_of_binary_format_is_unsupported() -> None:
+    with pytest.raises(UnsupportedFormatError, match="Zstandard-compressed Parquet files are not supported"):
+        load_table(_zstd(b"PAR1"), "data.parquet")
+    with pytest.raises(UnsupportedFormatError, match="Zstandard-compressed Excel"):
+        load_table(_zstd(b"PK\x03\x04"), "book.xlsx.zst")
+
+
+def test_zstd_bomb_is_stopped_at_the_byte_limit() -> None:
+    content = _zstd(b"a\n" + b"1\n" * 50_000)
+    assert len(content) < 1000
+
+    with pytest.raises(DataTooLargeError, match="decompresses to more than 1000 bytes"):
+        load_table(content, "bomb.csv", limits=LoadLimits(max_bytes=1000))
+
+
+def test_zstd_of_only_whitespace_is_empty() -> None:
+    with pytest.raises(EmptyDataError):
+        load_table(_zstd(b"  \n"), "empty.csv")
+
+
 def test_sniffing_without_extension() -> None:
     assert load_table(b"a;b\n1;2\n", "noext").format == "csv"
     assert load_table(b'  {"a": [1, 2]}', "noext").format == "json"
