@@ -389,6 +389,9 @@ class EdaReport(_Model):
     excluded_columns: list[ExcludedColumn]
     target: str | None
     group: str | None
+    #: With neither a target nor a group, the numeric column the table is about (its name says
+    #: so: revenue, sales, amount...), compared across the categorical columns.
+    measure: str | None = None
     numeric_columns: list[str]
     categorical_columns: list[str]
     datetime_columns: list[str]
@@ -1324,6 +1327,15 @@ _FREQ_RULES: dict[str, dict[str, Any]] = {
 }
 
 
+def _main_measure(numerics: list[_Col]) -> _Col | None:
+    """The numeric column whose name marks it as the table's measure (see :data:`VALUE_KEYWORDS`)."""
+    for keyword in VALUE_KEYWORDS:
+        for col in numerics:
+            if keyword in col.name.lower():
+                return col
+    return None
+
+
 def _pick_value_column(
     target: _Col | None, numerics: list[_Col], ordinals: list[_Col], date_col: _Col, rows: np.ndarray | None
 ) -> _Col | None:
@@ -2233,6 +2245,15 @@ def explore(
     # --- hypothesis tests -------------------------------------------------------------------
     focus = {n for n in (target, group) if n is not None}
     plan: list[tuple[str, _Col, _Col]] = []  # (kind, measure/target, grouping/other)
+    measure_col = _main_measure(numerics) if target_col is None and group_col is None else None
+    if measure_col is not None and categoricals:
+        # "Analyze the sales data" names no column, yet whether revenue differs by region or
+        # channel is the question such a request asks: test the table's main measure.
+        notes.append(
+            f"No target or group was named: the tests compare '{_short(measure_col.name)}', the table's "
+            "main measure (by its name), across the categorical columns."
+        )
+        plan += [("groups", measure_col, c) for c in categoricals]
     if target_col is not None and target_col.kind == "numeric":
         plan += [("groups", target_col, c) for c in categoricals if c.name != target_col.name]
     elif target_col is not None and target_col.kind == "categorical":
@@ -2336,6 +2357,7 @@ def explore(
         excluded_columns=excluded,
         target=target,
         group=group,
+        measure=measure_col.name if measure_col is not None else None,
         numeric_columns=[c.name for c in numerics],
         categorical_columns=[c.name for c in categoricals],
         datetime_columns=[c.name for c in datetimes],

@@ -92,6 +92,7 @@ def _overview(report: EdaReport) -> list[str]:
         ["Excluded columns", f"{len(report.excluded_columns)}"],
         ["Target", _cell(report.target) if report.target else "—"],
         ["Group", _cell(report.group) if report.group else "—"],
+        *([["Measure compared across groups", _cell(report.measure)]] if report.measure else []),
         [
             "Hypothesis tests",
             f"{len(report.tests)} ({sum(t.significant for t in report.tests)} significant after Holm)",

@@ -625,3 +625,38 @@ def test_a_lookup_value_per_group_is_an_attribute_not_the_top_finding() -> None:
     assert not any(
         i.kind == "group_difference" and set(i.columns) == {"unit_price", "product"} for i in report.insights
     )
+
+
+def test_without_target_or_group_the_main_measure_is_compared_across_groups() -> None:
+    rng = np.random.default_rng(11)
+    n = 900
+    region = rng.choice(["north", "south", "east"], n)
+    frame = pd.DataFrame(
+        {
+            "region": region,
+            "channel": rng.choice(["web", "store"], n),
+            "discount": rng.uniform(0.0, 0.2, n),
+            # Planted: revenue is higher in the north; channel makes no difference.
+            "revenue": np.where(region == "north", 150.0, 100.0) + rng.normal(0.0, 10.0, n),
+        }
+    )
+    report = explore(frame, request="analyze the sales data")
+    assert report.target is None
+    assert report.measure == "revenue"
+    assert any("main measure" in note for note in report.notes)
+    by_region = _tests_for(report, "revenue", "region")
+    by_channel = _tests_for(report, "revenue", "channel")
+    assert by_region
+    assert all(t.significant for t in by_region)
+    assert by_channel
+    assert not any(t.significant for t in by_channel)
+    assert not _tests_for(report, "discount")  # only the measure is tested
+    assert "Measure compared across groups" in render_markdown(report, dataset_name="t.csv")
+
+
+def test_no_measure_named_means_no_tests() -> None:
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame({"colour": rng.choice(["a", "b"], 200), "width": rng.normal(size=200)})
+    report = explore(frame)
+    assert report.measure is None
+    assert report.tests == []
