@@ -480,7 +480,9 @@ def _category_labels(series: pd.Series) -> pd.Series:
     if factorized is None:
         return series.map(lambda v: _short(str(v)), na_action="ignore").fillna(_MISSING_LABEL).astype(object)
     codes, uniques = factorized
-    texts = np.array([_short(_fmt_label(v)) for v in uniques] + [_MISSING_LABEL], dtype=object)
+    # Padded spellings (" Electronics", "Home ") are the same group: exports pad values, and
+    # the quality report flags them; a bar per spelling would split one category's total.
+    texts = np.array([_short(_fmt_label(v).strip()) for v in uniques] + [_MISSING_LABEL], dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)
 
 

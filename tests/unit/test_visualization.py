@@ -350,6 +350,25 @@ def test_bar_folds_the_long_tail_into_other() -> None:
     assert np.asarray(fig.data[0].x, dtype=float).sum() == pytest.approx(frame["sales"].sum())
 
 
+def test_bar_merges_padded_spellings_of_a_category(sales: pd.DataFrame) -> None:
+    assert (sales["category"] != sales["category"].str.strip()).any()  # the demo's dirt
+    spec = ChartSpec(
+        chart_id="bar",
+        kind="bar",
+        title="Revenue by category",
+        x="category",
+        y="revenue",
+        agg="sum",
+        reason="r.",
+    )
+    fig = render_chart(sales, spec)
+    totals = dict(zip(fig.data[0].x, np.asarray(fig.data[0].y, dtype=float), strict=True))
+    assert set(totals) == {"Electronics", "Fashion", "Home", "Grocery"}
+    expected = sales.groupby(sales["category"].str.strip())["revenue"].sum()
+    for label, total in totals.items():
+        assert total == pytest.approx(expected[label])
+
+
 def test_histogram_clips_extreme_tails_and_says_so() -> None:
     values = np.concatenate([np.random.default_rng(1).normal(100, 5, 10_000), [1e9, -1e9]])
     frame = pd.DataFrame({"latency": values})
