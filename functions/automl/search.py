@@ -167,6 +167,11 @@ SEARCH_MAX_CELLS = 1_000_000
 REFIT_MAX_ROWS = 200_000
 REFIT_MAX_CELLS = 4_000_000
 HOLDOUT_MAX_ROWS = 100_000
+#: Linear models refit on at most this many rows per encoded column (never fewer than the
+#: search's): their excess error over the best linear fit is ~ columns / rows of the noise
+#: variance (0.2% here), while the solver's copies of the encoded matrix grow with the rows
+#: (the peak of the 1M-row demo's refit: +104 MiB at 74k rows).
+LINEAR_ROWS_PER_COLUMN = 500
 #: Rows preprocessed and predicted at a time when scoring (bounds the feature matrices' memory).
 SCORING_CHUNK_ROWS = 20_000
 IMPORTANCE_MAX_ROWS = 2_000
@@ -1435,6 +1440,10 @@ def _refit_size(
     }
     if chosen.family == "forest":
         caps["forests refit on at most the search's row bound"] = limits.search_max_rows
+    if chosen.family == "linear":
+        caps[f"linear models refit on at most {LINEAR_ROWS_PER_COLUMN} rows per encoded column"] = max(
+            limits.search_max_rows, LINEAR_ROWS_PER_COLUMN * width
+        )
     reason, cap = min(caps.items(), key=lambda item: item[1])
     by_time = int(max(deadline - time.perf_counter(), 0.0) / rate) if rate > 0 else cap
     floor = min(n_search, n_train)

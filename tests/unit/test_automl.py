@@ -462,6 +462,19 @@ def test_large_table_phases_use_bounded_rows_and_say_so(bounded_run: Any) -> Non
     _json_roundtrip(result)
 
 
+def test_linear_models_refit_on_bounded_rows_per_column() -> None:
+    rng = np.random.default_rng(5)
+    n = 30_000
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    frame["y"] = 3.0 * frame["x1"] - 2.0 * frame["x2"] + rng.normal(0.0, 0.5, n)
+    limits = TrainingLimits(search_max_rows=500)
+    result, _ = train_model(frame, target="y", task="regression", time_budget_s=6, limits=limits)
+    assert result.best_model == "Ridge"
+    assert limits.search_max_rows <= result.rows.refit < result.rows.train
+    assert "linear models refit on at most 500 rows per encoded column" in " ".join(result.notes)
+    assert result.holdout["r2"] > 0.95
+
+
 def test_the_report_states_budget_selection_and_standard_errors(bounded_run: Any) -> None:
     result, *_ = bounded_run
     budget = result.budget
