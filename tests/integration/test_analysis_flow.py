@@ -80,6 +80,14 @@ def test_headline_request_runs_on_step_functions_end_to_end(cloud: Any, api: htt
     markdown = httpx.get(artifacts["quality_report.md"]["url"]).text
     assert "unit_price" in markdown
 
+    # EDA answers "analyze the sales data": revenue, the table's measure, tested across groups.
+    eda_item = artifacts["eda_report.json"]
+    bucket, key = parse_s3_uri(eda_item["s3_uri"])
+    eda = json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert eda["measure"] == "revenue"
+    tested = {tuple(t["columns"]) for t in eda["tests"] if t["significant"]}
+    assert ("revenue", "category") in tested
+
     # The model beats its baseline, and says which target it chose and why.
     model = steps["automl"]["outputs"]
     assert model["target"] == "revenue"
