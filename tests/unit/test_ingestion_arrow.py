@@ -230,15 +230,18 @@ NUMBER_TEXTS = [
 ]  # fmt: skip
 
 
+def _mixed_column(rng: np.random.Generator, usual: list[str], odd: list[Any], longest: int) -> pd.Series:
+    """A column of one usual value with odd ones mixed in (a fifth of the rows)."""
+    common = rng.choice(usual)
+    values = [rng.choice(odd) if rng.random() < 0.2 else common for _ in range(rng.integers(1, longest))]
+    return pd.Series(values, dtype="str")
+
+
 def test_arrow_number_parsing_matches_to_numeric() -> None:
     rng = np.random.default_rng(5)
     fast = 0
     for _ in range(400):
-        common = rng.choice(["1", "1.5", "-0.25", "123456789012345", "7", ""])
-        values = [
-            rng.choice(NUMBER_TEXTS) if rng.random() < 0.2 else common for _ in range(rng.integers(1, 30))
-        ]
-        strings = pd.Series(values, dtype="str")
+        strings = _mixed_column(rng, ["1", "1.5", "-0.25", "123456789012345", "7", ""], NUMBER_TEXTS, 30)
         parsed = loaders._plain_numbers(strings)
         if parsed is None:
             continue
@@ -260,11 +263,9 @@ def test_arrow_date_parsing_matches_to_datetime() -> None:
     rng = np.random.default_rng(6)
     fast = 0
     for _ in range(300):
-        common = rng.choice(["2023-01-01", "2023-01-01 10:00:00", "1999-12-31T23:59:59"])
-        values = [
-            rng.choice(DATE_TEXTS) if rng.random() < 0.2 else common for _ in range(rng.integers(1, 20))
-        ]
-        strings = pd.Series(values, dtype="str")
+        strings = _mixed_column(
+            rng, ["2023-01-01", "2023-01-01 10:00:00", "1999-12-31T23:59:59"], DATE_TEXTS, 20
+        )
         parsed = loaders._plain_iso_dates(strings)
         if parsed is None:
             continue
