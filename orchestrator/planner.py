@@ -530,7 +530,9 @@ def _build_steps(
         base = [*base, "clean"]
     target_input: dict[str, StepInput] = {"target": target} if target else {}
     if "eda" in chosen:
-        add("eda", ["quality"], target_input)
+        # The exploration reads only the dataset: it runs beside the quality profile (one
+        # Parallel state), so the model search after them has the machine to itself.
+        add("eda", [], target_input)
     if "automl" in chosen:
         add("automl", ["quality"], target_input or None)
         if target:
@@ -602,7 +604,7 @@ def _rationale(
     named = list(found.items())
     if language == "ko":
         first = "업로드된 파일을 적재한 뒤 " if source.kind == "upload" else ""
-        first += "모든 분석은 품질 프로파일링으로 시작합니다"
+        first += "모든 분석에 품질 프로파일링이 포함되고 탐색 분석은 그와 나란히 실행됩니다"
         if named:
             mapping = ", ".join(f"{'/'.join(repr(w) for w in words)} → {intent}" for intent, words in named)
             first += f"; 키워드 {mapping}."
@@ -612,7 +614,7 @@ def _rationale(
     else:
         first = (
             "After ingesting the upload, every" if source.kind == "upload" else "Every"
-        ) + " analysis starts by profiling data quality"
+        ) + " analysis profiles data quality, with the exploration running beside it"
         if named:
             mapping = ", ".join(f"{'/'.join(repr(w) for w in words)} → {intent}" for intent, words in named)
             first += f"; keywords {mapping}."

@@ -135,19 +135,19 @@ def test_parallel_level_structure_and_result_selector() -> None:
     states = definition["States"]
     assert list(states) == [
         "ingest",
-        "quality",
-        "Parallel3_eda_automl",
+        "Parallel2_quality_eda",
+        "automl",
         "visualization",
         "Finalize",
         "RecordFailure",
         "JobFailed",
         *REPLAN_STATES,
     ]
-    assert states["quality"]["Next"] == "Parallel3_eda_automl"
-    parallel = states["Parallel3_eda_automl"]
+    assert states["ingest"]["Next"] == "Parallel2_quality_eda"
+    parallel = states["Parallel2_quality_eda"]
     assert parallel["Type"] == "Parallel"
-    assert parallel["Next"] == "visualization"
-    assert [b["StartAt"] for b in parallel["Branches"]] == ["eda", "automl"]
+    assert parallel["Next"] == "automl"
+    assert [b["StartAt"] for b in parallel["Branches"]] == ["quality", "eda"]
     for branch in parallel["Branches"]:
         (name,) = branch["States"]
         task = branch["States"][name]
@@ -160,13 +160,13 @@ def test_parallel_level_structure_and_result_selector() -> None:
     assert parallel["ResultSelector"] == {
         "ingest.$": "$[0].steps.ingest",
         "quality.$": "$[0].steps.quality",
-        "eda.$": "$[0].steps.eda",
-        "automl.$": "$[1].steps.automl",
+        "eda.$": "$[1].steps.eda",
     }
     assert parallel["ResultPath"] == "$.steps"
     assert parallel["Catch"] == STEP_CATCH
     assert "Retry" not in parallel
-    # The step after the Parallel reads the rebuilt steps map.
+    # The steps after the Parallel read the rebuilt steps map.
+    assert states["automl"]["Next"] == "visualization"
     assert states["visualization"]["Next"] == "Finalize"
 
 
@@ -472,8 +472,8 @@ def test_failover_inside_a_parallel_branch_stays_in_the_branch() -> None:
     definition = compile_plan(
         plan, function_arns=arns, finalize_function_arn=FINALIZE, failovers={"eda": Failover(agent="eda2")}
     )
-    parallel = definition["States"]["Parallel3_eda_automl"]
-    eda_branch = parallel["Branches"][0]
+    parallel = definition["States"]["Parallel2_quality_eda"]
+    eda_branch = parallel["Branches"][1]
     assert list(eda_branch["States"]) == ["eda", "Failover_eda"]
     assert eda_branch["States"]["eda"]["Catch"][0]["Next"] == "Failover_eda"
     assert eda_branch["States"]["Failover_eda"]["End"] is True

@@ -63,8 +63,8 @@ def test_headline_requests_plan_the_same_shape_in_both_languages() -> None:
     assert [s.id for s in en.steps] == expected
     assert [[s.id for s in level] for level in en.levels()] == [
         ["ingest"],
-        ["quality"],
-        ["eda", "automl"],
+        ["quality", "eda"],  # the exploration beside the profile; the model search after them
+        ["automl"],
         ["visualization"],
     ]
     assert (ko.language, en.language) == ("ko", "en")
@@ -118,7 +118,7 @@ def test_steps_have_the_documented_skills_and_dependencies() -> None:
         "upload_id": ExecutionRef(path="$.upload.upload_id"),
     }
     assert "ingest" in by_id["quality"].depends_on
-    assert "quality" in by_id["eda"].depends_on
+    assert by_id["eda"].depends_on == ["ingest"]  # it reads only the dataset
     assert "eda" in by_id["visualization"].depends_on
     assert "quality" in by_id["automl"].depends_on
     assert "automl" in by_id["mlops"].depends_on
