@@ -426,9 +426,14 @@ class AnalysisService:
         return self._jobs.get(job_id).status.value
 
     def events(self, job_id: str, *, after: str | None = None) -> tuple[list[ProgressEvent], bool]:
-        """Events after ``after`` and whether the job has finished."""
+        """Events after ``after`` and whether the job has finished.
+
+        While the job runs, only settled events (see :meth:`EventLog.list`): readers resume
+        after the last id they got, and parallel steps can store events out of id order.
+        """
         job = self._jobs.get(job_id)
-        return self._events.list(job_id, after=after), job.status in TERMINAL
+        finished = job.status in TERMINAL  # read first: every event is stored before the job ends
+        return self._events.list(job_id, after=after, settled=not finished), finished
 
 
 def _latest_dataset_and_target(job: JobRecord) -> tuple[str | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -9,7 +10,9 @@ import pytest
 
 from analystack.aws import client
 from analystack.errors import AgentUnavailableError
+from analystack.jobs import EventLog
 from analystack.runtime import data_hub, event_log, job_store
+from analystack.settings import get_settings
 from functions.gateway.service import AnalysisService, LambdaOrchestratorClient, Upload
 
 pytestmark = pytest.mark.functional
@@ -114,17 +117,31 @@ def test_job_view_shows_live_step_progress_from_events(cloud: Any, api: httpx.Cl
             ],
         )
     )
-    event_log().append(
+    # Stored two seconds ago: settled, so readers following the running job get it.
+    two_seconds_ago = datetime.now(UTC) - timedelta(seconds=2)
+    EventLog(
+        table=get_settings().resources.events_table,
+        dynamodb_client=client("dynamodb"),
+        clock=lambda: two_seconds_ago,
+    ).append(
         "job-live",
         ProgressEvent(
             stage="parsing", agent="ingestion", progress=70, message="parsed 10 rows", step_id="ingest"
         ),
     )
+    # Just stored: held back from readers for a second (a parallel step may still store an
+    # event with an earlier id), though the job view already shows it.
+    event_log().append(
+        "job-live",
+        ProgressEvent(
+            stage="parsing", agent="ingestion", progress=75, message="typed 10 rows", step_id="ingest"
+        ),
+    )
     job = api.get("/jobs/job-live").json()
     steps = {s["step_id"]: s for s in job["steps"]}
     assert steps["ingest"]["status"] == "running"
-    assert steps["ingest"]["progress"] == 70
-    assert steps["ingest"]["last_message"] == "parsed 10 rows"
+    assert steps["ingest"]["progress"] == 75
+    assert steps["ingest"]["last_message"] == "typed 10 rows"
     assert steps["quality"]["status"] == "pending"
     assert "progress" not in steps["quality"]
     page = api.get("/jobs/job-live/events", params={"format": "json"}).json()
@@ -132,10 +149,11 @@ def test_job_view_shows_live_step_progress_from_events(cloud: Any, api: httpx.Cl
     assert [e["message"] for e in page["events"]] == ["parsed 10 rows"]
     after = page["events"][0]["event_id"]
     assert api.get("/jobs/job-live/events", params={"format": "json", "after": after}).json()["events"] == []
-    # A bounded SSE wait on an unfinished job ends by itself with what it has.
-    with api.stream("GET", "/jobs/job-live/events", params={"wait": "1"}) as stream:
+    # A bounded SSE wait on an unfinished job ends by itself with what it has; the fresh event
+    # has settled by the end of it.
+    with api.stream("GET", "/jobs/job-live/events", params={"wait": "2"}) as stream:
         body = "".join(stream.iter_text())
-    assert body.count("event: progress") == 1
+    assert body.count("event: progress") == 2
     assert "event: end" not in body
 
 

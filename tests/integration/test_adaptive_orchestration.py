@@ -22,6 +22,7 @@ from support.openai_stub import OpenAIStub
 
 from analystack.aws import client
 from analystack.errors import AgentUnavailableError
+from analystack.jobs import EVENT_SETTLE_S
 from orchestrator.discovery import fetch_agent_skills
 from orchestrator.llm import LlmClient
 from orchestrator.planner import DataSource, plan_request
@@ -123,6 +124,7 @@ def test_an_ambiguous_target_asks_the_user_and_the_answer_resumes_the_run(
     assert "units" in question["options"]
     assert question["default"] in question["options"]
     assert "task_token" not in question  # the token resumes the execution: never shown
+    time.sleep(EVENT_SETTLE_S)  # readers of a running job get events once they have settled
     events = api.get(f"/jobs/{job_id}/events", params={"format": "json"}).json()["events"]
     assert any(e["stage"] == "input_required" for e in events)
 

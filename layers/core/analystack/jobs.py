@@ -8,13 +8,15 @@ keyed by job id and a time-ordered event id, so readers resume after the last id
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from analystack.dynamo import from_item, to_item, to_value
 from analystack.errors import NotFoundError
-from analystack.models import JobStatus, ProgressEvent, utc_now
+from analystack.models import JobStatus, ProgressEvent, utc_now, utc_stamp
 
 
 class StepRecord(BaseModel):
@@ -171,23 +173,33 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: How old an event must be before a reader following a running job gets it. Writers stamp an
+#: event's id just before storing it, so two agents reporting at once (parallel steps) can store
+#: theirs out of id order; a reader whose cursor had passed the later id would never see the
+#: earlier one. A second is far longer than a DynamoDB write takes.
+EVENT_SETTLE_S = 1.0
+
+
 class EventLog:
     """Append-only progress events per job, read in order (for SSE, WebSocket and polling)."""
 
-    def __init__(self, *, table: str, dynamodb_client: Any) -> None:
+    def __init__(
+        self, *, table: str, dynamodb_client: Any, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._table = table
         self._ddb = dynamodb_client
+        self._clock = clock
 
     def append(self, job_id: str, event: ProgressEvent) -> ProgressEvent:
-        # Time-ordered id: lexical order is arrival order, and the suffix keeps ids unique when
+        # Time-ordered id: lexical order is stamping order, and the suffix keeps ids unique when
         # two agents report in the same microsecond.
-        event = event.model_copy(update={"event_id": f"{utc_now()}#{uuid.uuid4().hex[:8]}"})
+        event = event.model_copy(update={"event_id": f"{utc_stamp(self._clock())}#{uuid.uuid4().hex[:8]}"})
         self._ddb.put_item(
             TableName=self._table, Item=to_item({"job_id": job_id, **event.model_dump(mode="json")})
         )
         return event
 
-    def list(self, job_id: str, *, after: str | None = None, limit: int = 1000) -> list[ProgressEvent]:
+    def _query(self, job_id: str, *, after: str | None, limit: int) -> list[ProgressEvent]:
         condition = "job_id = :j"
         values: dict[str, Any] = {":j": {"S": job_id}}
         if after:
@@ -210,3 +222,18 @@ class EventLog:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return events
+
+    def list(
+        self, job_id: str, *, after: str | None = None, limit: int = 1000, settled: bool = False
+    ) -> list[ProgressEvent]:
+        """Events after the id ``after``, oldest first.
+
+        ``settled`` (a reader that will resume after the last id it gets, while the job runs)
+        leaves out events stamped in the last :data:`EVENT_SETTLE_S`: an event stored late with
+        an earlier id is then still ahead of the reader's cursor.
+        """
+        events = self._query(job_id, after=after, limit=limit)
+        if not settled:
+            return events
+        cutoff = utc_stamp(self._clock() - timedelta(seconds=EVENT_SETTLE_S))
+        return [event for event in events if event.event_id < cutoff]

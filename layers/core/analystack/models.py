@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field
 
 def utc_now() -> str:
     """ISO-8601 UTC timestamp with microseconds; sorts lexically in time order."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_stamp(datetime.now(UTC))
+
+
+def utc_stamp(moment: datetime) -> str:
+    """``moment`` (timezone-aware) as :func:`utc_now` writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Producer(BaseModel):
