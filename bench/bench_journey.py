@@ -475,9 +475,9 @@ def automl_breakdown(events: list[tuple[float, str]], start: float, end: float, 
     last: float | None = None
     searching = False
     for at, message in events:
-        # The search starts after the split, or after the feature plan when the split's event
-        # was throttled away (events within a stage go out at most every 0.25 s).
-        if not searching and message.startswith(("split ", "planned ")):
+        # The search starts after the split; the latest of the events before it stands in
+        # when its event was throttled away (a stage reports at most every 0.25 s).
+        if not searching and message.startswith(("split ", "planned ", "checked target ")):
             parts["prep"] = [at - start]
             last = at
         elif last is not None and message.startswith("fitted "):
