@@ -2243,9 +2243,11 @@ def explore(
     report_progress(0.55, f"computed {total_correlations} correlations", force=True)
 
     # --- hypothesis tests -------------------------------------------------------------------
-    focus = {n for n in (target, group) if n is not None}
-    plan: list[tuple[str, _Col, _Col]] = []  # (kind, measure/target, grouping/other)
     measure_col = _main_measure(numerics) if target_col is None and group_col is None else None
+    # The measure stands in for the target the request did not name: findings about it rank
+    # higher and read with it first ("revenue rises with quantity").
+    focus = {n for n in (target, group, measure_col.name if measure_col else None) if n is not None}
+    plan: list[tuple[str, _Col, _Col]] = []  # (kind, measure/target, grouping/other)
     if measure_col is not None and categoricals:
         # "Analyze the sales data" names no column, yet whether revenue differs by region or
         # channel is the question such a request asks: test the table's main measure.

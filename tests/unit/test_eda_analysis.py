@@ -651,6 +651,7 @@ def test_without_target_or_group_the_main_measure_is_compared_across_groups() ->
     assert by_channel
     assert not any(t.significant for t in by_channel)
     assert not _tests_for(report, "discount")  # only the measure is tested
+    assert report.insights[0].title.startswith("revenue differs by region")  # the measure leads
     assert "Measure compared across groups" in render_markdown(report, dataset_name="t.csv")
 
 
