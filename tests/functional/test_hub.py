@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from analystack.errors import DataTooLargeError, InvalidInputError, NotFoundError
@@ -40,6 +42,9 @@ def test_dataset_round_trip_with_lineage(cloud: Any) -> None:
     assert dataset.version_id  # the hub bucket is versioned
     item, loaded = hub.read_dataset(dataset.item_id)
     pd.testing.assert_frame_equal(loaded, frame)
+    stored = pq.ParquetFile(io.BytesIO(hub.read_bytes(dataset.s3_uri))).metadata.row_group(0)
+    with_statistics = [stored.column(i).is_stats_set for i in range(stored.num_columns)]
+    assert with_statistics == [False, True, True]  # min/max for the numbers, not for the text
     assert item.schema_ is not None
     assert [c["name"] for c in item.schema_] == ["region", "revenue", "units"]
 

@@ -355,7 +355,14 @@ class DataHub:
         dataset_id = new_id("ds")
         table = pa.Table.from_pandas(frame, preserve_index=False)
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
+        # Min/max statistics only where a reader can prune with them: for text columns they took
+        # a quarter of the write (1M rows: 0.33 s -> 0.25 s) and every agent reads whole files.
+        statistics = [
+            f.name
+            for f in table.schema
+            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ]
+        pq.write_table(table, buffer, compression="zstd", write_statistics=statistics)
         return self._store(
             f"datasets/{dataset_id}/data.parquet",
             buffer.getvalue(),
