@@ -150,7 +150,8 @@ CHANCE_Z = 2.0
 SEARCH_SHARE = 0.6
 REFIT_END_SHARE = 0.8
 #: An optional candidate already running is abandoned once the search overshoots its share
-#: by this fraction of the budget (checked between folds).
+#: by this fraction of the budget - or, checked after each fold, as soon as its folds so far
+#: say the remaining ones would (a slow family then costs one fold, not the budget).
 OVERSHOOT_SHARE = 0.1
 #: The refit's rows are extrapolated from the chosen candidate's CV timings (linear in rows);
 #: this factor covers superlinear fits and the cost of the wider final fit.
@@ -1348,11 +1349,29 @@ def _search(
             if now + estimate > deadline:
                 skipped += 1
                 continue
+
+        def fold_done(done: int, scores: list[float], candidate: _Candidate = candidate) -> None:
+            # Long fits (forests on many rows) would otherwise go quiet for seconds.
+            fraction = 0.1 + 0.7 * min(1.0, (time.perf_counter() - started) / max(deadline - started, 1e-9))
+            report(
+                fraction,
+                f"fitting {candidate.name}: fold {done}/{len(folds)} (cv {label} so far {_fmt(float(np.mean(scores)))})",
+            )
+
         scored = _cross_validate(
-            candidate, cache, y, folds, scorer, None if candidate.required else abandon_at
+            candidate,
+            cache,
+            y,
+            folds,
+            scorer,
+            None if candidate.required else abandon_at,
+            on_fold=None if candidate.family == "baseline" else fold_done,
         )
-        if scored is None:
+        if isinstance(scored, _Abandoned):
             notes.append(f"Stopped {candidate.name} {candidate.params} early: the time budget ran out.")
+            report(report.last, f"stopped {candidate.name} early: its folds would overrun the time budget")
+            # Its family's cost is known now: the next candidate of it is judged by this one.
+            costs[candidate.family] = scored.projected_s / candidate.relative_cost
             skipped += 1
             continue
         if isinstance(scored, str):
@@ -1384,6 +1403,13 @@ def _search(
     return board, cache
 
 
+@dataclass(frozen=True)
+class _Abandoned:
+    """A candidate stopped for time; ``projected_s`` is what all its folds would have taken."""
+
+    projected_s: float
+
+
 def _cross_validate(
     candidate: _Candidate,
     cache: _FoldCache,
@@ -1391,8 +1417,11 @@ def _cross_validate(
     folds: list[tuple[np.ndarray, np.ndarray]],
     scorer: Any,
     abandon_at: float | None,
-) -> _Scored | str | None:
-    """Fold scores of the candidate; a message if fitting failed; None if abandoned."""
+    *,
+    on_fold: Callable[[int, list[float]], None] | None = None,
+) -> _Scored | str | _Abandoned:
+    """Fold scores of the candidate; a message if fitting failed; :class:`_Abandoned` past
+    ``abandon_at`` or when the mean time of the folds so far projects its end past it."""
     try:
         matrices = cache.matrices(candidate.scale, candidate.log_numeric)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
@@ -1408,8 +1437,13 @@ def _cross_validate(
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             return _short(str(exc))
         scores.append(score if math.isfinite(score) else 0.0)
-        if abandon_at is not None and time.perf_counter() > abandon_at:
-            return None
+        now = time.perf_counter()
+        if abandon_at is not None:
+            projected_end = now + (now - began) / len(scores) * (len(folds) - len(scores))
+            if projected_end > abandon_at:
+                return _Abandoned(projected_s=projected_end - began)
+        if on_fold is not None and len(scores) < len(folds):
+            on_fold(len(scores), scores)
     return _Scored(candidate, np.asarray(scores), time.perf_counter() - began)
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.session
 import numpy as np
 import pandas as pd
 import pytest
 from botocore.validate import validate_parameters
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import RidgeCV
+from sklearn.metrics import get_scorer
 
 from analystack.errors import (
     InvalidInputError,
@@ -771,3 +774,61 @@ def test_should_use_autopilot(rows: int, columns: int, enabled: bool, expected: 
 def test_should_use_autopilot_threshold_is_configurable() -> None:
     check: Callable[..., bool] = should_use_autopilot
     assert check(5_000, 5, enabled=True, row_threshold=5_000)
+
+
+class _SlowRegressor(RegressorMixin, BaseEstimator):
+    """Fits in a fixed time and predicts the mean; counts its fits across clones."""
+
+    fits: ClassVar[list[float]] = []
+
+    def __init__(self, seconds: float = 0.2) -> None:
+        self.seconds = seconds
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _SlowRegressor:
+        time.sleep(self.seconds)
+        _SlowRegressor.fits.append(self.seconds)
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.mean_)
+
+
+def test_a_candidate_whose_folds_would_overrun_stops_after_one_fold() -> None:
+    from functions.automl import search
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "y": rng.normal(size=200)})
+    plan = build_features(frame, "y", "regression")
+    folds = [(np.setdiff1d(np.arange(200), part), part) for part in np.array_split(np.arange(200), 5)]
+    cache = search._FoldCache(plan, frame[plan.feature_columns], folds)
+    candidate = search._Candidate("Slow", "forest", {}, _SlowRegressor(0.2), scale=False)
+    seen: list[int] = []
+    _SlowRegressor.fits.clear()
+    began = time.perf_counter()
+    # Five folds of 0.2 s cannot end within 0.5 s: the first fold says so.
+    outcome = search._cross_validate(
+        candidate,
+        cache,
+        frame["y"].to_numpy(),
+        folds,
+        get_scorer("r2"),
+        began + 0.5,
+        on_fold=lambda done, scores: seen.append(done),
+    )
+    assert isinstance(outcome, search._Abandoned)
+    assert len(_SlowRegressor.fits) == 1
+    assert outcome.projected_s == pytest.approx(1.0, abs=0.3)
+    assert seen == []
+    # With time for all five, every fold runs and reports.
+    finished = search._cross_validate(
+        candidate,
+        cache,
+        frame["y"].to_numpy(),
+        folds,
+        get_scorer("r2"),
+        None,
+        on_fold=lambda d, s: seen.append(d),
+    )
+    assert isinstance(finished, search._Scored)
+    assert seen == [1, 2, 3, 4]
