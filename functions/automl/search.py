@@ -156,6 +156,8 @@ OVERSHOOT_SHARE = 0.1
 #: The refit's rows are extrapolated from the chosen candidate's CV timings (linear in rows);
 #: this factor covers superlinear fits and the cost of the wider final fit.
 REFIT_SAFETY = 1.5
+#: A cross-validation fold that takes at least this long reports its progress.
+FOLD_PROGRESS_MIN_S = 0.5
 #: The budget is kept to within ``max(BUDGET_SLACK_MIN_S, BUDGET_SLACK_SHARE * budget)``:
 #: fits cannot be interrupted, so the last fold or fit started before a deadline may finish
 #: after it. The required candidates (baseline, linear, default HistGradientBoosting on the
@@ -1426,7 +1428,7 @@ def _cross_validate(
         matrices = cache.matrices(candidate.scale, candidate.log_numeric)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return _short(str(exc))
-    began = time.perf_counter()
+    began = fold_began = time.perf_counter()
     scores: list[float] = []
     for (train, valid), (X_fit, X_valid) in zip(folds, matrices, strict=True):
         model = clone(candidate.estimator)
@@ -1442,8 +1444,11 @@ def _cross_validate(
             projected_end = now + (now - began) / len(scores) * (len(folds) - len(scores))
             if projected_end > abandon_at:
                 return _Abandoned(projected_s=projected_end - began)
-        if on_fold is not None and len(scores) < len(folds):
+        # Only slow folds report: quick ones would crowd out the candidate's "fitted" event
+        # (a stage reports at most every 0.25 s) and cost an event write each.
+        if on_fold is not None and len(scores) < len(folds) and now - fold_began >= FOLD_PROGRESS_MIN_S:
             on_fold(len(scores), scores)
+        fold_began = now
     return _Scored(candidate, np.asarray(scores), time.perf_counter() - began)
 
 
