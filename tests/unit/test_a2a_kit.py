@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -102,6 +103,53 @@ async def test_skill_runs_and_publishes_outputs_and_progress() -> None:
     stages = [(e.stage, e.progress, e.step_id) for _, e in sink.events]
     assert stages == [("started", 0, "s1"), ("computing", 50, "s1"), ("finished", 100, "s1")]
     assert {job for job, _ in sink.events} == {"job-1"}
+
+
+class GatedSink(RecordingSink):
+    """An event log that stores nothing until the skill says so (a slow DynamoDB)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def append(self, job_id: str, event: ProgressEvent) -> ProgressEvent:
+        if not self.gate.wait(timeout=10):
+            raise TimeoutError("the gate never opened")
+        return super().append(job_id, event)
+
+
+async def test_reporting_does_not_wait_for_the_event_log_yet_every_event_is_stored_in_order() -> None:
+    sink = GatedSink()
+    stored_while_running: list[int] = []
+
+    def busy(request: SkillRequest, report: ProgressReporter) -> SkillResult:
+        for percent in (20, 40, 60):
+            report(percent, f"step {percent}", stage=f"stage-{percent}")  # returns before it is stored
+        stored_while_running.append(len(sink.events))
+        sink.gate.set()
+        return SkillResult(outputs={}, summary="busy done")
+
+    card = build_agent_card(
+        name="calc",
+        description="d",
+        skills=[SkillSpec(id="busy", name="B", description="d")],
+        base_url="http://calc.test",
+    )
+    app = create_agent_app(
+        card=card,
+        executor=SkillExecutor(agent="calc", skills={"busy": busy}, progress_sink=sink),
+        task_store=InMemoryTaskStore(),
+    )
+    task = (await _send(app, _rpc({"skill": "busy", "job_id": "job-1"})))["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert stored_while_running == [0]  # the skill never waited for a write
+    assert [e.message for _, e in sink.events] == [
+        "busy started",
+        "step 20",
+        "step 40",
+        "step 60",
+        "busy done",
+    ]
 
 
 async def test_crashes_are_sanitised_and_typed_errors_pass_through() -> None:
