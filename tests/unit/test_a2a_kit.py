@@ -55,7 +55,7 @@ def typed(request: SkillRequest, report: ProgressReporter) -> SkillResult:
     raise UnknownColumnError("Column 'prce' does not exist; did you mean 'price'?")
 
 
-def _app(sink: RecordingSink) -> Any:
+def _app(sink: RecordingSink, skills: dict[str, Any] | None = None) -> Any:
     card = build_agent_card(
         name="calc",
         description="test agent",
@@ -63,7 +63,7 @@ def _app(sink: RecordingSink) -> Any:
         base_url="http://calc.test",
     )
     executor = SkillExecutor(
-        agent="calc", skills={"double": double, "leaky": leaky, "typed": typed}, progress_sink=sink
+        agent="calc", skills=skills or {"double": double, "leaky": leaky, "typed": typed}, progress_sink=sink
     )
     return create_agent_app(card=card, executor=executor, task_store=InMemoryTaskStore())
 
@@ -129,17 +129,7 @@ async def test_reporting_does_not_wait_for_the_event_log_yet_every_event_is_stor
         sink.gate.set()
         return SkillResult(outputs={}, summary="busy done")
 
-    card = build_agent_card(
-        name="calc",
-        description="d",
-        skills=[SkillSpec(id="busy", name="B", description="d")],
-        base_url="http://calc.test",
-    )
-    app = create_agent_app(
-        card=card,
-        executor=SkillExecutor(agent="calc", skills={"busy": busy}, progress_sink=sink),
-        task_store=InMemoryTaskStore(),
-    )
+    app = _app(sink, {"busy": busy})
     task = (await _send(app, _rpc({"skill": "busy", "job_id": "job-1"})))["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert stored_while_running == [0]  # the skill never waited for a write

@@ -804,31 +804,26 @@ def test_a_candidate_whose_folds_would_overrun_stops_after_one_fold() -> None:
     cache = search._FoldCache(plan, frame[plan.feature_columns], folds)
     candidate = search._Candidate("Slow", "forest", {}, _SlowRegressor(0.5), scale=False)
     seen: list[int] = []
+
+    def cross_validate(abandon_at: float | None) -> Any:
+        return search._cross_validate(
+            candidate,
+            cache,
+            frame["y"].to_numpy(),
+            folds,
+            get_scorer("r2"),
+            abandon_at,
+            on_fold=lambda done, scores: seen.append(done),
+        )
+
     _SlowRegressor.fits.clear()
-    began = time.perf_counter()
     # Five folds of 0.5 s cannot end within 1 s: the first fold says so.
-    outcome = search._cross_validate(
-        candidate,
-        cache,
-        frame["y"].to_numpy(),
-        folds,
-        get_scorer("r2"),
-        began + 1.0,
-        on_fold=lambda done, scores: seen.append(done),
-    )
+    outcome = cross_validate(time.perf_counter() + 1.0)
     assert isinstance(outcome, search._Abandoned)
     assert len(_SlowRegressor.fits) == 1
     assert outcome.projected_s == pytest.approx(2.5, abs=0.5)
     assert seen == []
     # With time for all five, every fold runs, and these slow ones report (all but the last).
-    finished = search._cross_validate(
-        candidate,
-        cache,
-        frame["y"].to_numpy(),
-        folds,
-        get_scorer("r2"),
-        None,
-        on_fold=lambda d, s: seen.append(d),
-    )
+    finished = cross_validate(None)
     assert isinstance(finished, search._Scored)
     assert seen == [1, 2, 3, 4]
