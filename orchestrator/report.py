@@ -43,6 +43,33 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+#: How the EDA agent's insight metrics read in the report (others: their name, spaced).
+_INSIGHT_METRICS = {
+    "spearman_rho": "Spearman ρ",
+    "pearson_r": "Pearson r",
+    "cramers_v": "Cramér's V",
+    "eta": "η",
+    "eta_squared": "η²",
+    "epsilon_squared": "ε²",
+    "cohens_d": "Cohen's d",
+    "outlier_share": "share beyond 3×IQR",
+    "top_share": "top level's share",
+}
+_STRENGTH_NOTE = (
+    "Strength puts each finding's effect on one 0–1 scale (|ρ|, V, η, √ε²), which with its p-value ranks "
+    "the findings."
+)
+
+
+def _insight_value(insight: Mapping[str, Any]) -> str:
+    """The headline number with its name ("ε² 0.651"), or '' when there is none."""
+    if insight.get("value") is None:
+        return ""
+    metric = str(insight.get("metric") or "")
+    label = _INSIGHT_METRICS.get(metric, metric.replace("_", " "))
+    return f"{label} {_fmt(insight['value'])}".strip()
+
+
 def _p_value(value: Any) -> str:
     if value is None:
         return ""
@@ -147,12 +174,18 @@ def build_markdown(inputs: ReportInputs) -> str:
         lines += ["## Key findings", ""]
         for i, insight in enumerate(data["insights"][:8], start=1):
             numbers = ", ".join(
-                f"{k} {_fmt(insight[k])}"
-                for k in ("value", "p_value", "effect_size")
-                if insight.get(k) is not None
+                part
+                for part in (
+                    _insight_value(insight),
+                    f"p {_p_value(insight['p_value'])}" if insight.get("p_value") is not None else "",
+                    f"strength {_fmt(insight['effect_size'])}"
+                    if insight.get("effect_size") is not None
+                    else "",
+                )
+                if part
             )
             lines.append(f"{i}. **{insight.get('title')}** — {insight.get('detail', '')} ({numbers})")
-        lines.append("")
+        lines += ["", f"_{_STRENGTH_NOTE}_", ""]
     if data["model"]:
         m = data["model"]
         metric = m.get("metric")
@@ -233,14 +266,14 @@ def build_html(inputs: ReportInputs, *, plotly_js: str | None) -> str:
     if data["insights"]:
         rows = "".join(
             f"<tr><td>{n}</td><td><b>{_e(i.get('title'))}</b><div class='reason'>{_e(i.get('detail', ''))}</div></td>"
-            f"<td>{_e(_fmt(i.get('value')) if i.get('value') is not None else '')}</td>"
+            f"<td>{_e(_insight_value(i))}</td>"
             f"<td>{_e(_p_value(i.get('p_value')))}</td>"
             f"<td>{_e(_fmt(i.get('effect_size')) if i.get('effect_size') is not None else '')}</td></tr>"
             for n, i in enumerate(data["insights"], start=1)
         )
         parts.append(
             "<section><h2>Key findings</h2><table><tr><th>#</th><th>Finding</th><th>Value</th><th>p</th>"
-            f"<th>Effect size</th></tr>{rows}</table></section>"
+            f"<th>Strength</th></tr>{rows}</table><p class='reason'>{_e(_STRENGTH_NOTE)}</p></section>"
         )
     if data["model"]:
         m = data["model"]
