@@ -199,3 +199,27 @@ def test_lambda_handler_direct_invoke_and_failures() -> None:
         handler({"a2a": _rpc({"skill": "typed"})}, _context())
     with pytest.raises(InvalidInputError):
         handler({"a2a": {"method": "GetTask"}}, _context())
+
+
+class _QuietUpdater:
+    """The one TaskUpdater call a reporter makes."""
+
+    async def update_status(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+async def test_a_skill_reporting_after_its_task_ended_does_not_crash() -> None:
+    import asyncio
+
+    from analystack.a2a_kit.executor import _Reporter
+
+    sink = RecordingSink()
+    request = SkillRequest(skill="busy", job_id="job-1")
+    updater: Any = _QuietUpdater()
+    reporter = _Reporter("calc", request, updater, asyncio.get_running_loop(), sink)
+    reporter(10, "before", stage="s")
+    await reporter.drain()
+    reporter.close()  # a cancelled task: its skill's thread runs on and still reports
+    reporter(50, "after", stage="t")
+    await reporter.drain()
+    assert [e.message for _, e in sink.events] == ["before"]

@@ -180,6 +180,7 @@ class SkillExecutor(AgentExecutor):
         finally:
             if reporter is not None:
                 await reporter.drain()  # a no-op unless the task was cancelled mid-skill
+                reporter.close()
             skill = request.skill if request is not None else "unknown"
             record_skill_outcome(
                 self._agent, skill, succeeded=succeeded, duration_ms=(time.monotonic() - started) * 1000
@@ -292,6 +293,9 @@ class _Reporter:
                 await asyncio.wrap_future(future)
             except Exception:  # noqa: BLE001 - progress is best effort; the outcome is not
                 logger.exception("could not record a progress event", extra={"agent": self._agent})
+
+    def close(self) -> None:
+        """No more writes: a skill still running (its task was cancelled) reports into the void."""
         self._writer.shutdown(wait=False)
 
     def __call__(self, progress: float, message: str, *, stage: str | None = None) -> None:
@@ -311,7 +315,10 @@ class _Reporter:
                 message=message[:500],
                 step_id=self._request.step_id,
             )
-            self._pending.append(self._writer.submit(self._sink.append, self._request.job_id, event))
+            try:
+                self._pending.append(self._writer.submit(self._sink.append, self._request.job_id, event))
+            except RuntimeError:  # closed: the task is over, only its skill's thread runs on
+                return
         if stage in {"started", "finished"}:
             return
         status = Message(
@@ -322,4 +329,7 @@ class _Reporter:
         )
         # Scheduled on the loop in call order (from the loop's thread or the skill's); the
         # caller goes on at once.
-        self._pending.append(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
+        try:
+            self._pending.append(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
+        except RuntimeError:  # the loop is closed: the invocation is over
+            coroutine.close()
