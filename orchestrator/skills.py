@@ -79,7 +79,6 @@ class ExecutionLauncher:
             failovers=routing.failovers,
             completed=set(completed),
         )
-        machine_arn = self._runner.ensure_state_machine(state_machine_name(definition), definition)
         execution_input: dict[str, Any] = {
             "job_id": job.job_id,
             "request": job.request,
@@ -95,7 +94,9 @@ class ExecutionLauncher:
         if job.dataset_id:
             execution_input["dataset_id"] = job.dataset_id
         name = job.job_id if replans == 0 else f"{job.job_id}-r{replans}"
-        execution_arn = self._runner.start(machine_arn, name=name, payload=execution_input)
+        execution_arn, machine_arn = self._runner.run(
+            state_machine_name(definition), definition, name=name, payload=execution_input
+        )
         return execution_arn, machine_arn, routing
 
 
