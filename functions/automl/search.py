@@ -1332,6 +1332,11 @@ def _search(
     deadline = started + SEARCH_SHARE * budget
     abandon_at = deadline + OVERSHOOT_SHARE * budget
     label = _METRIC_LABELS[metric]
+
+    def search_fraction() -> float:
+        """Progress of the search: 10-80 % of the call, by the time spent of its share."""
+        return 0.1 + 0.7 * min(1.0, (time.perf_counter() - started) / max(deadline - started, 1e-9))
+
     cache = _FoldCache(plan, X, folds)
     costs: dict[str, float] = {}
     board: list[_Scored] = []
@@ -1354,9 +1359,8 @@ def _search(
 
         def fold_done(done: int, scores: list[float], candidate: _Candidate = candidate) -> None:
             # Long fits (forests on many rows) would otherwise go quiet for seconds.
-            fraction = 0.1 + 0.7 * min(1.0, (time.perf_counter() - started) / max(deadline - started, 1e-9))
             report(
-                fraction,
+                search_fraction(),
                 f"fitting {candidate.name}: fold {done}/{len(folds)} (cv {label} so far {_fmt(float(np.mean(scores)))})",
             )
 
@@ -1384,7 +1388,7 @@ def _search(
         is_best = candidate.family != "baseline" and (best is None or scored.mean > best.mean)
         if is_best:
             best = scored
-        fraction = 0.1 + 0.7 * min(1.0, (time.perf_counter() - started) / max(deadline - started, 1e-9))
+        fraction = search_fraction()
         if candidate.family == "baseline":
             message = f"fitted the baseline (cv {label} {_fmt(scored.mean)})"
         elif is_best:

@@ -1342,10 +1342,9 @@ def _pick_value_column(
     """The measure to follow over time (see :data:`VALUE_KEYWORDS`)."""
     if target is not None and (target.kind == "numeric"):
         return target
-    for keyword in VALUE_KEYWORDS:
-        for col in [*numerics, *ordinals]:
-            if keyword in col.name.lower():
-                return col
+    named = _main_measure([*numerics, *ordinals])
+    if named is not None:
+        return named
     if not numerics:
         return None
     assert date_col.dates is not None
